@@ -1,0 +1,1 @@
+"""Warehouse tables and typed Studio payloads."""
