@@ -7,7 +7,7 @@
     │   ├── StudioNotFoundError (LookupError)             HTTP 404
     │   ├── StudioRateLimitedError                        HTTP 429 after all retries
     │   ├── StudioServerError                             HTTP 5xx after all retries
-    │   ├── StudioTransportError (ConnectionError)        timeout or connection error after all retries
+    │   ├── StudioTransportError (ConnectionError)        timeout or connection failure, retried
     │   ├── StudioApiError                                `success: false`, or another 4xx
     │   ├── InvalidPayloadError (ValueError)              a body that is not the documented shape
     │   ├── JobFailedError                                the job finished unsuccessfully
@@ -101,7 +101,9 @@ class InvalidPayloadError(StudioError, ValueError):
 class JobFailedError(StudioError):
     """The data-quality job finished without success; `log_tail` holds its last log lines."""
 
-    def __init__(self, message: str, *, log_tail: list[str] | None = None, **context: object) -> None:
+    def __init__(
+        self, message: str, *, log_tail: list[str] | None = None, **context: object
+    ) -> None:
         self.log_tail = log_tail or []
         super().__init__(message, **context)  # type: ignore[arg-type]
 
