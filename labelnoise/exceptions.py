@@ -79,7 +79,17 @@ class StudioNotFoundError(StudioError, LookupError):
 
 
 class StudioRateLimitedError(StudioError):
-    """Studio kept answering HTTP 429 after every retry."""
+    """Studio kept answering HTTP 429 after every retry.
+
+    `retry_after` is the wait in seconds that the last response asked for,
+    or `None` when it sent no valid `Retry-After` header.
+    """
+
+    def __init__(
+        self, message: str, *, retry_after: float | None = None, **context: object
+    ) -> None:
+        self.retry_after = retry_after
+        super().__init__(message, **context)  # type: ignore[arg-type]
 
 
 class StudioServerError(StudioError):
