@@ -12,10 +12,11 @@
     │   ├── InvalidPayloadError (ValueError)              a body that is not the documented shape
     │   ├── JobFailedError                                the job finished unsuccessfully
     │   └── JobTimeoutError (TimeoutError)                the job did not finish before the deadline
-    └── WarehouseError                          the database side failed
-        ├── DatabaseStartError                  the embedded PostgreSQL did not start
-        ├── RunNotFoundError (LookupError)      no run with that id
-        └── LoadError                           a run could not be loaded
+    ├── WarehouseError                          the database side failed
+    │   ├── DatabaseStartError                  the embedded PostgreSQL did not start
+    │   ├── RunNotFoundError (LookupError)      no run with that id
+    │   └── LoadError                           a run could not be loaded
+    └── ProjectRunsFailedError                  projects of a nightly run failed
 
 Studio errors carry the project id, job id, HTTP method, endpoint path and
 status code as attributes and in their message. The endpoint is a path
@@ -136,3 +137,7 @@ class RunNotFoundError(WarehouseError, LookupError):
 
 class LoadError(WarehouseError):
     """A run's results could not be loaded; the run is marked failed and nothing was written."""
+
+
+class ProjectRunsFailedError(LabelnoiseError):
+    """One or more projects of a nightly run failed; the message names each one and why."""
