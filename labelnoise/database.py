@@ -54,7 +54,15 @@ def open_engine(settings: Settings | None = None) -> Engine:
         logger.info(
             "Using the embedded PostgreSQL in %s (%s)", server.pgdata, describe_database(url)
         )
-    return create_engine(url, pool_pre_ping=True)
+    return create_engine(url, pool_pre_ping=True, connect_args=_session_options(url))
+
+
+def _session_options(url: str) -> dict[str, str]:
+    # Timestamps read back as UTC whatever the server's TimeZone setting is,
+    # unless the URL sets its own libpq `options`.
+    if "options" in make_url(url).query:
+        return {}
+    return {"options": "-c timezone=UTC"}
 
 
 def normalize_url(url: str) -> str:

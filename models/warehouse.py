@@ -113,6 +113,10 @@ class Run(Base):
     payload_id: Mapped[int | None] = mapped_column(
         BigInteger, ForeignKey("raw_payloads.payload_id", ondelete="SET NULL")
     )
+    # Set on an `unchanged` run: the loaded run whose facts describe the same payload.
+    same_as_run_id: Mapped[int | None] = mapped_column(
+        BigInteger, ForeignKey("runs.run_id", ondelete="SET NULL")
+    )
     num_neighbors: Mapped[int | None] = mapped_column(Integer)
     cosine_state: Mapped[str | None] = mapped_column(Text)
     neighbors_state: Mapped[str | None] = mapped_column(Text)

@@ -1,0 +1,292 @@
+"""Streaming flattener: decoded label-noise results to COPY text, one table at a time.
+
+Each generator yields chunks of PostgreSQL COPY text format (tab-separated,
+one row per line, `\\N` for NULL), each about `CHUNK_ROWS` rows. Rows are
+produced straight from the decoded structs and never collected, so memory
+stays bounded by the decoded payload plus one chunk. A key listed twice
+within one table keeps its first row; later ones are dropped and counted
+in `Flattener.duplicates`.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+
+from models.label_noise import (
+    CosineSimilarityIssue,
+    EmbeddedSample,
+    LabelNoiseData,
+)
+
+CHUNK_ROWS = 8192
+
+# COPY text format gives a meaning to backslash, and to tab, newline and
+# carriage return as separators, so these four are escaped inside values.
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+_NULL = "\\N"
+
+# Columns of each table in the order the generators write them.
+COLUMNS: dict[str, tuple[str, ...]] = {
+    "run_labels": ("run_id", "label_index", "label_name"),
+    "run_samples": ("run_id", "sample_id", "filename", "label", "category", "is_disabled"),
+    "cosine_issues": ("run_id", "kind", "sample_id", "label_index"),
+    "cosine_matches": (
+        "run_id",
+        "kind",
+        "sample_id",
+        "other_sample_id",
+        "window_start",
+        "window_end",
+        "other_label_index",
+        "score",
+    ),
+    "neighbor_scores": ("run_id", "sample_id", "window_start", "window_end", "score"),
+    "neighbor_windows": (
+        "run_id",
+        "sample_id",
+        "window_start",
+        "window_end",
+        "rank",
+        "neighbor_sample_id",
+        "neighbor_window_start",
+        "neighbor_window_end",
+    ),
+    "cross_validation_scores": (
+        "run_id",
+        "sample_id",
+        "window_start",
+        "window_end",
+        "label_index",
+        "probability",
+        "score",
+    ),
+}
+
+
+@dataclass(frozen=True)
+class SampleSnapshot:
+    """A sample as Studio listed it when the run fetched its results."""
+
+    sample_id: int
+    filename: str
+    label: str | None
+    category: str
+    is_disabled: bool
+
+
+def copy_text(value: str) -> str:
+    """Escape `value` as a COPY text-format field.
+
+    Raises `ValueError` for a NUL character, which PostgreSQL `text` cannot store.
+    """
+    if "\x00" in value:
+        raise ValueError(f"Text value {value[:80]!r} contains a NUL character (U+0000), "
+                         "which PostgreSQL text columns cannot store")
+    return value.translate(_COPY_ESCAPES)
+
+
+def _nullable_text(value: str | None) -> str:
+    return _NULL if value is None else copy_text(value)
+
+
+def _chunks(lines: Iterable[str]) -> Iterator[str]:
+    buffer: list[str] = []
+    for line in lines:
+        buffer.append(line)
+        if len(buffer) >= CHUNK_ROWS:
+            yield "".join(buffer)
+            buffer.clear()
+    if buffer:
+        yield "".join(buffer)
+
+
+class Flattener:
+    """COPY text of one run's results; each table's generator may be consumed once."""
+
+    def __init__(self, run_id: int, data: LabelNoiseData) -> None:
+        self.run_id = run_id
+        self.data = data
+        self.duplicates: Counter[str] = Counter()
+        self._prefix = f"{run_id}\t"
+        # Positions in scoresAndNeighbors of windows listed earlier, so that
+        # neighbor_windows skips the same entries that neighbor_scores skipped.
+        self._dropped_neighbor_entries: set[int] = set()
+
+    def labels(self, labels: Sequence[str]) -> Iterator[str]:
+        """Rows of `run_labels`: the label at position i has index i."""
+        return _chunks(
+            f"{self._prefix}{index}\t{copy_text(name)}\n" for index, name in enumerate(labels)
+        )
+
+    def samples(
+        self, listed: Iterable[SampleSnapshot], *, skip_ids: set[int] | None = None
+    ) -> Iterator[str]:
+        """Rows of `run_samples`: the listed samples, then embedded samples not listed.
+
+        `skip_ids` are sample ids the run already has rows for.
+        """
+        seen = set(skip_ids or ())
+        return _chunks(self._sample_lines(listed, seen))
+
+    def _sample_lines(self, listed: Iterable[SampleSnapshot], seen: set[int]) -> Iterator[str]:
+        prefix = self._prefix
+        listed_dropped = 0
+        for sample in listed:
+            if sample.sample_id in seen:
+                listed_dropped += 1
+                continue
+            seen.add(sample.sample_id)
+            yield (
+                f"{prefix}{sample.sample_id}\t{copy_text(sample.filename)}\t"
+                f"{_nullable_text(sample.label)}\t{copy_text(sample.category)}\t"
+                f"{'t' if sample.is_disabled else 'f'}\n"
+            )
+        self.duplicates["run_samples"] += listed_dropped
+
+        for embedded in self.embedded_samples():
+            if embedded.id in seen:
+                continue
+            seen.add(embedded.id)
+            yield (
+                f"{prefix}{embedded.id}\t{copy_text(embedded.filename)}\t"
+                f"{copy_text(embedded.label)}\t{copy_text(embedded.category)}\t"
+                f"{'t' if embedded.is_disabled else 'f'}\n"
+            )
+
+    def embedded_samples(self) -> Iterator[EmbeddedSample]:
+        """Yield every `sample` object embedded in the results, in document order."""
+        data = self.data
+        if data.cosine_similarity is not None:
+            for issues in (
+                data.cosine_similarity.similar_but_different_label,
+                data.cosine_similarity.different_but_same_label,
+            ):
+                for issue in issues:
+                    if issue.sample is not None:
+                        yield issue.sample
+                    for other in issue.issues:
+                        if other.sample is not None:
+                            yield other.sample
+        if data.neighbors is not None:
+            for entry in data.neighbors.scores_and_neighbors:
+                if entry.sample is not None:
+                    yield entry.sample
+                for neighbor in entry.neighbor_windows:
+                    if neighbor.sample is not None:
+                        yield neighbor.sample
+        if data.cross_validation is not None:
+            for score in data.cross_validation.scores:
+                if score.sample is not None:
+                    yield score.sample
+
+    def _cosine_kinds(self) -> Iterator[tuple[str, list[CosineSimilarityIssue]]]:
+        section = self.data.cosine_similarity
+        if section is None:
+            return
+        yield "similar_but_different_label", section.similar_but_different_label
+        yield "different_but_same_label", section.different_but_same_label
+
+    def cosine_issues(self) -> Iterator[str]:
+        """Rows of `cosine_issues`, keyed by kind and sample."""
+        return _chunks(self._cosine_issue_lines())
+
+    def _cosine_issue_lines(self) -> Iterator[str]:
+        prefix = self._prefix
+        for kind, issues in self._cosine_kinds():
+            seen: set[int] = set()
+            for issue in issues:
+                if issue.id in seen:
+                    self.duplicates["cosine_issues"] += 1
+                    continue
+                seen.add(issue.id)
+                yield f"{prefix}{kind}\t{issue.id}\t{issue.label}\n"
+
+    def cosine_matches(self) -> Iterator[str]:
+        """Rows of `cosine_matches`: each symptomatic window of each other sample."""
+        return _chunks(self._cosine_match_lines())
+
+    def _cosine_match_lines(self) -> Iterator[str]:
+        prefix = self._prefix
+        for kind, issues in self._cosine_kinds():
+            seen: set[tuple[int, int, int, int]] = set()
+            dropped = 0
+            for issue in issues:
+                head = f"{prefix}{kind}\t{issue.id}\t"
+                for other in issue.issues:
+                    for window in other.windows:
+                        key = (issue.id, other.id, window.window_start, window.window_end)
+                        if key in seen:
+                            dropped += 1
+                            continue
+                        seen.add(key)
+                        yield (
+                            f"{head}{other.id}\t{window.window_start}\t{window.window_end}\t"
+                            f"{other.label}\t{window.score!r}\n"
+                        )
+            self.duplicates["cosine_matches"] += dropped
+
+    def neighbor_scores(self) -> Iterator[str]:
+        """Rows of `neighbor_scores`; call before `neighbor_windows`."""
+        return _chunks(self._neighbor_score_lines())
+
+    def _neighbor_score_lines(self) -> Iterator[str]:
+        section = self.data.neighbors
+        if section is None:
+            return
+        prefix = self._prefix
+        seen: set[tuple[int, int, int]] = set()
+        for position, entry in enumerate(section.scores_and_neighbors):
+            key = (entry.id, entry.window_start, entry.window_end)
+            if key in seen:
+                self._dropped_neighbor_entries.add(position)
+                continue
+            seen.add(key)
+            yield (
+                f"{prefix}{entry.id}\t{entry.window_start}\t{entry.window_end}\t{entry.score!r}\n"
+            )
+        self.duplicates["neighbor_scores"] += len(self._dropped_neighbor_entries)
+
+    def neighbor_windows(self) -> Iterator[str]:
+        """Rows of `neighbor_windows`: rank 1 is the first, nearest neighbour Studio lists."""
+        return _chunks(self._neighbor_window_lines())
+
+    def _neighbor_window_lines(self) -> Iterator[str]:
+        section = self.data.neighbors
+        if section is None:
+            return
+        prefix = self._prefix
+        dropped = self._dropped_neighbor_entries
+        for position, entry in enumerate(section.scores_and_neighbors):
+            if position in dropped:
+                continue
+            head = f"{prefix}{entry.id}\t{entry.window_start}\t{entry.window_end}\t"
+            for rank, neighbor in enumerate(entry.neighbor_windows, start=1):
+                yield (
+                    f"{head}{rank}\t{neighbor.id}\t{neighbor.window_start}\t"
+                    f"{neighbor.window_end}\n"
+                )
+
+    def cross_validation_scores(self) -> Iterator[str]:
+        """Rows of `cross_validation_scores`, one per window."""
+        return _chunks(self._cross_validation_lines())
+
+    def _cross_validation_lines(self) -> Iterator[str]:
+        section = self.data.cross_validation
+        if section is None:
+            return
+        prefix = self._prefix
+        seen: set[tuple[int, int, int]] = set()
+        dropped = 0
+        for score in section.scores:
+            key = (score.id, score.window_start, score.window_end)
+            if key in seen:
+                dropped += 1
+                continue
+            seen.add(key)
+            yield (
+                f"{prefix}{score.id}\t{score.window_start}\t{score.window_end}\t"
+                f"{score.label}\t{score.probability!r}\t{score.score!r}\n"
+            )
+        self.duplicates["cross_validation_scores"] += dropped
