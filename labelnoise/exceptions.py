@@ -15,7 +15,8 @@
     ├── WarehouseError                          the database side failed
     │   ├── DatabaseStartError                  the embedded PostgreSQL did not start
     │   ├── RunNotFoundError (LookupError)      no run with that id
-    │   └── LoadError                           a run could not be loaded
+    │   ├── LoadError                           a run could not be loaded
+    │   └── DiffError (ValueError)              two runs cannot be compared
     └── ProjectRunsFailedError                  projects of a nightly run failed
 
 Studio errors carry the project id, job id, HTTP method, endpoint path and
@@ -137,6 +138,10 @@ class RunNotFoundError(WarehouseError, LookupError):
 
 class LoadError(WarehouseError):
     """A run's results could not be loaded; the run is marked failed and nothing was written."""
+
+
+class DiffError(WarehouseError, ValueError):
+    """Two runs cannot be compared: one is not loaded, the projects differ, or the ids are equal."""
 
 
 class ProjectRunsFailedError(LabelnoiseError):
