@@ -123,7 +123,7 @@ def _finished_job(job: Job, project_id: int, endpoints: JobEndpoints, polls: int
         )
         log_tail = []
 
-    last_line = f" Last log line: {log_tail[-1][:300]}" if log_tail else " Its log is empty."
+    last_line = f" Last log line: {log_tail[-1][:300]!r}." if log_tail else " Its log is empty."
     raise JobFailedError(
         f"Job {job.id} {outcome}.{last_line} See the job's log in Studio for details.",
         log_tail=log_tail,

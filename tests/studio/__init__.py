@@ -1,0 +1,1 @@
+"""Tests of the Studio client, its payload models and URL redaction."""
