@@ -1,0 +1,1 @@
+"""Prefect flows: one project run, and the nightly run over every project."""
