@@ -15,16 +15,11 @@ from typing import Any
 from alembic import context
 from sqlalchemy.engine import Connection
 
+# Importing a models module registers its tables on the shared `Base`.
+import models.diffs
 import models.warehouse
 from labelnoise.database import normalize_url, open_engine
 from labelnoise.settings import get_settings
-
-try:
-    import models.diffs  # registers the diff tables on the same Base
-except ModuleNotFoundError as exc:
-    # NOTE: models.diffs arrives with revision 0002; until then only the warehouse tables exist.
-    if exc.name != "models.diffs":
-        raise
 
 # Autogenerate looks only at these schemas; alembic_version stays in `public`.
 MANAGED_SCHEMAS = ("labelnoise", "reporting")

@@ -29,7 +29,7 @@ COMPRESSION_LEVEL = 1
 
 @dataclass(frozen=True)
 class ArchivedPayload:
-    """Where a run's body is archived, and the earlier run it repeats, if any.
+    """Location of a run's archived body, and the earlier run it repeats, if any.
 
     `same_as_run_id` is the loaded run whose facts already describe this body,
     found through the project's previous `loaded` or `unchanged` run. It is
@@ -50,9 +50,7 @@ def archive_payload(engine: Engine, run_id: int, body: bytes) -> ArchivedPayload
     """
     sha256 = hashlib.sha256(body).hexdigest()
     with engine.begin() as connection:
-        project_id = connection.execute(
-            select(Run.project_id).where(Run.run_id == run_id)
-        ).scalar()
+        project_id = connection.execute(select(Run.project_id).where(Run.run_id == run_id)).scalar()
         if project_id is None:
             raise RunNotFoundError(
                 f"Cannot archive a payload for run {run_id}: no run has that id."

@@ -82,8 +82,10 @@ def copy_text(value: str) -> str:
     Raises `ValueError` for a NUL character, which PostgreSQL `text` cannot store.
     """
     if "\x00" in value:
-        raise ValueError(f"Text value {value[:80]!r} contains a NUL character (U+0000), "
-                         "which PostgreSQL text columns cannot store")
+        raise ValueError(
+            f"Text value {value[:80]!r} contains a NUL character (U+0000), "
+            "which PostgreSQL text columns cannot store"
+        )
     return value.translate(_COPY_ESCAPES)
 
 
@@ -110,8 +112,9 @@ class Flattener:
         self.data = data
         self.duplicates: Counter[str] = Counter()
         self._prefix = f"{run_id}\t"
-        # Positions in scoresAndNeighbors of windows listed earlier, so that
-        # neighbor_windows skips the same entries that neighbor_scores skipped.
+        # Positions of entries whose key was listed earlier, so that the nested
+        # rows (matches, neighbour windows) of a dropped entry are dropped with it.
+        self._dropped_cosine_issues: set[tuple[str, int]] = set()
         self._dropped_neighbor_entries: set[int] = set()
 
     def labels(self, labels: Sequence[str]) -> Iterator[str]:
@@ -143,7 +146,8 @@ class Flattener:
                 f"{_nullable_text(sample.label)}\t{copy_text(sample.category)}\t"
                 f"{'t' if sample.is_disabled else 'f'}\n"
             )
-        self.duplicates["run_samples"] += listed_dropped
+        if listed_dropped:
+            self.duplicates["run_samples"] += listed_dropped
 
         for embedded in self.embedded_samples():
             if embedded.id in seen:
@@ -189,30 +193,37 @@ class Flattener:
         yield "different_but_same_label", section.different_but_same_label
 
     def cosine_issues(self) -> Iterator[str]:
-        """Rows of `cosine_issues`, keyed by kind and sample."""
+        """Rows of `cosine_issues`, keyed by kind and sample; call before `cosine_matches`."""
         return _chunks(self._cosine_issue_lines())
 
     def _cosine_issue_lines(self) -> Iterator[str]:
         prefix = self._prefix
         for kind, issues in self._cosine_kinds():
             seen: set[int] = set()
-            for issue in issues:
+            for position, issue in enumerate(issues):
                 if issue.id in seen:
+                    self._dropped_cosine_issues.add((kind, position))
                     self.duplicates["cosine_issues"] += 1
                     continue
                 seen.add(issue.id)
                 yield f"{prefix}{kind}\t{issue.id}\t{issue.label}\n"
 
     def cosine_matches(self) -> Iterator[str]:
-        """Rows of `cosine_matches`: each symptomatic window of each other sample."""
+        """Rows of `cosine_matches`: each symptomatic window of each other sample.
+
+        The matches of a dropped duplicate issue are dropped with it, uncounted.
+        """
         return _chunks(self._cosine_match_lines())
 
     def _cosine_match_lines(self) -> Iterator[str]:
         prefix = self._prefix
+        dropped_issues = self._dropped_cosine_issues
         for kind, issues in self._cosine_kinds():
             seen: set[tuple[int, int, int, int]] = set()
             dropped = 0
-            for issue in issues:
+            for position, issue in enumerate(issues):
+                if (kind, position) in dropped_issues:
+                    continue
                 head = f"{prefix}{kind}\t{issue.id}\t"
                 for other in issue.issues:
                     for window in other.windows:
@@ -225,7 +236,8 @@ class Flattener:
                             f"{head}{other.id}\t{window.window_start}\t{window.window_end}\t"
                             f"{other.label}\t{window.score!r}\n"
                         )
-            self.duplicates["cosine_matches"] += dropped
+            if dropped:
+                self.duplicates["cosine_matches"] += dropped
 
     def neighbor_scores(self) -> Iterator[str]:
         """Rows of `neighbor_scores`; call before `neighbor_windows`."""
@@ -246,10 +258,14 @@ class Flattener:
             yield (
                 f"{prefix}{entry.id}\t{entry.window_start}\t{entry.window_end}\t{entry.score!r}\n"
             )
-        self.duplicates["neighbor_scores"] += len(self._dropped_neighbor_entries)
+        if self._dropped_neighbor_entries:
+            self.duplicates["neighbor_scores"] += len(self._dropped_neighbor_entries)
 
     def neighbor_windows(self) -> Iterator[str]:
-        """Rows of `neighbor_windows`: rank 1 is the first, nearest neighbour Studio lists."""
+        """Rows of `neighbor_windows`: rank 1 is the first, nearest neighbour Studio lists.
+
+        The neighbours of a dropped duplicate window are dropped with it, uncounted.
+        """
         return _chunks(self._neighbor_window_lines())
 
     def _neighbor_window_lines(self) -> Iterator[str]:
@@ -264,8 +280,7 @@ class Flattener:
             head = f"{prefix}{entry.id}\t{entry.window_start}\t{entry.window_end}\t"
             for rank, neighbor in enumerate(entry.neighbor_windows, start=1):
                 yield (
-                    f"{head}{rank}\t{neighbor.id}\t{neighbor.window_start}\t"
-                    f"{neighbor.window_end}\n"
+                    f"{head}{rank}\t{neighbor.id}\t{neighbor.window_start}\t{neighbor.window_end}\n"
                 )
 
     def cross_validation_scores(self) -> Iterator[str]:
@@ -289,4 +304,5 @@ class Flattener:
                 f"{prefix}{score.id}\t{score.window_start}\t{score.window_end}\t"
                 f"{score.label}\t{score.probability!r}\t{score.score!r}\n"
             )
-        self.duplicates["cross_validation_scores"] += dropped
+        if dropped:
+            self.duplicates["cross_validation_scores"] += dropped

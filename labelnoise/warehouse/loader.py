@@ -59,7 +59,7 @@ COUNT_COLUMNS = {
 
 @dataclass(frozen=True)
 class LoadResult:
-    """What a load wrote: rows per table after the load, and duplicates dropped."""
+    """Outcome of a load: the run's rows per table after it, and the duplicates dropped."""
 
     run_id: int
     rows: dict[str, int]
@@ -83,9 +83,9 @@ def load_run(
     `labels` or `samples` None keeps the run's existing `run_labels` or
     `run_samples` rows.
 
-    Raises `RunNotFoundError` when no run has that id, and `LoadError` for
-    any other failure, after marking the run failed; a body that fails
-    validation gives a `LoadError` chained to `InvalidPayloadError`.
+    Raises `RunNotFoundError` when no run has that id. Any other failure
+    marks the run failed and raises `LoadError`, chained to the cause, which
+    is `InvalidPayloadError` for a body that fails validation.
     """
     started = time.perf_counter()
     project_id = _project_of(engine, run_id)
@@ -98,11 +98,7 @@ def load_run(
     # the error is re-raised, chained, and BaseException (interrupts) passes through.
     except Exception as exc:
         _record_failure(engine, run_id, exc)
-        raise LoadError(
-            f"Loading run {run_id} of project {project_id} failed, so nothing was written: "
-            f"{exc}. The archived payload is kept; fix the cause, then run "
-            f"`labelnoise reload {run_id}`."
-        ) from exc
+        raise LoadError(_failure_message(run_id, project_id, exc)) from exc
 
     seconds = time.perf_counter() - started
     dropped = sum(duplicates.values())
@@ -265,6 +261,16 @@ def _section_state(section: object | None, has_rows: bool) -> str:
     if section is None:
         return "absent"
     return "present" if has_rows else "empty"
+
+
+def _failure_message(run_id: int, project_id: int, exc: Exception) -> str:
+    message = (
+        f"Loading run {run_id} of project {project_id} failed, so its rows are as they were "
+        f"before the load: {str(exc).rstrip('.')}."
+    )
+    if isinstance(exc, LoadError):
+        return message  # it already says what to do
+    return f"{message} Fix the cause, then run `labelnoise reload {run_id}`."
 
 
 def _record_failure(engine: Engine, run_id: int, exc: Exception) -> None:

@@ -30,8 +30,6 @@ def _run_alembic(engine: Engine, action: Callable[..., None], revision: str) -> 
         action(config, revision)
 
 
-
-
 def test_upgrade_creates_warehouse_tables(engine: Engine) -> None:
     tables = set(inspect(engine).get_table_names(schema="labelnoise"))
 
