@@ -19,10 +19,11 @@
     │   └── DiffError (ValueError)              two runs cannot be compared
     └── ProjectRunsFailedError                  projects of a nightly run failed
 
-Studio errors carry the project id, job id, HTTP method, endpoint path and
+Studio errors carry the project id, job id, HTTP method, endpoint and
 status code as attributes and in their message. The endpoint is a path
-template or a path without query string, so no credential can reach a
-message; API keys travel only in headers and are never formatted.
+template, or a URL after `labelnoise.redaction.redact_url` has removed its
+password and query string. API keys travel only in headers, and the Studio
+client masks a key that Studio echoes in its error text.
 """
 
 from __future__ import annotations
@@ -83,7 +84,7 @@ class StudioNotFoundError(StudioError, LookupError):
 class StudioRateLimitedError(StudioError):
     """Studio kept answering HTTP 429 after every retry.
 
-    `retry_after` is the wait in seconds that the last response asked for,
+    `retry_after` is the wait in seconds that the last response requested,
     or `None` when it sent no valid `Retry-After` header.
     """
 

@@ -1,9 +1,9 @@
 """Redact URLs before they reach a log line or an exception message.
 
-Every URL that labelnoise logs or puts into an error goes through
-`redact_url`, so a password in a database URL or a token in a query string
-never leaves the process. API keys travel only in headers, but a URL can
-still carry credentials when someone configures one by hand.
+Pass every URL through `redact_url` before it reaches a log line or an
+error, so that a password in a database URL or a token in a query string
+stays out of both. API keys travel only in headers, but a URL can still
+carry credentials when someone configures one by hand.
 """
 
 from __future__ import annotations

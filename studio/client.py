@@ -268,7 +268,8 @@ class StudioClient:
         project = ProjectInfo.from_response(response)
         if project.labels_truncated:
             logger.warning(
-                "Studio listed %d of the %d labels of project %d",
+                "Studio returned %d of the %d labels of project %d, so label indexes "
+                "past the list have no name",
                 len(project.labels),
                 project.total_labels,
                 self._project_id,
@@ -307,8 +308,8 @@ class StudioClient:
 
     def get_sample(self, sample_id: int) -> Sample:
         """Read one sample's metadata."""
-        # One payload value is the smallest cap. The values themselves are
-        # skipped while decoding.
+        # Ask for a single payload value, because only the metadata is needed.
+        # The value is skipped while decoding.
         call = Call(
             name="sample",
             method="GET",

@@ -45,7 +45,7 @@ class ApiKeyAuth(httpx.Auth):
 def build_timeout(settings: Settings) -> httpx.Timeout:
     """Return the timeouts of every Studio request, in seconds.
 
-    Writes get the read timeout because request bodies are tiny; waiting for
+    Writes get the read timeout because request bodies are tiny. Waiting for
     a pooled connection gets the connect timeout.
     """
     return httpx.Timeout(

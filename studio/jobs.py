@@ -56,7 +56,7 @@ def wait_for_job(
     with `finishedSuccessful` false or missing, and `JobTimeoutError` when it
     has not finished `deadline_seconds` after the first poll. A 429 is not a
     failure: it doubles the poll interval, and the next poll waits at least
-    as long as `Retry-After` asks. Other Studio errors propagate after the
+    as long as `Retry-After` requests. Other Studio errors propagate after the
     requester's own retries.
     """
     deadline = clock() + deadline_seconds

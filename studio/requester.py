@@ -2,7 +2,7 @@
 
 This module is the boundary where httpx exceptions, HTTP statuses and the
 `success: false` envelope become the exceptions of `labelnoise.exceptions`.
-Nothing above it sees an httpx exception.
+Callers get only `StudioError` subclasses, never an httpx exception.
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ _envelope_decoder = msgspec.json.Decoder(Envelope)
 
 
 class RetryMode(enum.Enum):
-    """Which failures of a call may be retried (see `studio.retry`)."""
+    """Retry rule of a call: the failures it may retry, as `studio.retry` lists them."""
 
     IDEMPOTENT = "idempotent"
     # For a POST that starts a job: only failures that prove no job started.
@@ -113,7 +113,7 @@ class Requester:
         while True:
             try:
                 response = self.http.send(request)
-            except httpx.TransportError as exc:
+            except httpx.RequestError as exc:
                 if not self._may_retry_error(exc, call, attempt):
                     raise self._transport_error(exc, call, request, attempt + 1) from exc
                 delay = self.policy.backoff(attempt)
@@ -149,7 +149,7 @@ class Requester:
 
     # Retry decisions.
 
-    def _may_retry_error(self, exc: httpx.TransportError, call: Call, attempt: int) -> bool:
+    def _may_retry_error(self, exc: httpx.RequestError, call: Call, attempt: int) -> bool:
         if attempt >= self.policy.max_retries:
             return False
         if call.retry_mode is RetryMode.UNSENT_ONLY:
@@ -252,7 +252,7 @@ class Requester:
         )
 
     def _transport_error(
-        self, exc: httpx.TransportError, call: Call, request: httpx.Request, attempts: int
+        self, exc: httpx.RequestError, call: Call, request: httpx.Request, attempts: int
     ) -> StudioError:
         reason = self._quote(str(exc)) or type(exc).__name__
         tries = f" after {attempts} attempts" if attempts > 1 else ""

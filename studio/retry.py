@@ -1,4 +1,4 @@
-"""Which Studio failures are retried, and how long to wait before each retry.
+"""Retry rules for Studio calls, and the wait before each retry.
 
 The rules, applied by `studio.requester`:
 
@@ -53,8 +53,8 @@ Jitter = Callable[[float], float]
 def equal_jitter(delay: float) -> float:
     """Return a random delay between half of `delay` and all of it.
 
-    Keeping half of the delay fixed stops a crowd of clients from retrying
-    at once while still never waiting less than half the backoff.
+    The random part keeps many clients from retrying in step, and the fixed
+    half keeps every wait at least half the backoff.
     """
     return random.uniform(delay / 2, delay)
 
@@ -134,7 +134,7 @@ class RetryPolicy:
         """Return the wait before retry number `attempt`.
 
         A `Retry-After` value wins over the backoff, without jitter, because
-        the server said when it will accept the request again. It is capped
+        the server stated when it will accept the request again. It is capped
         at `retry_after_max` so that a wrong or hostile header cannot stall a
         run for hours.
         """

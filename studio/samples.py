@@ -9,7 +9,7 @@ from models.studio import ListSamplesResponse, Sample
 
 logger = logging.getLogger(__name__)
 
-# Fetches the page that starts at `offset` and holds at most `limit` samples.
+# Fetches the page that starts at `offset` and contains at most `limit` samples.
 FetchPage = Callable[[int, int], ListSamplesResponse]
 
 
@@ -24,7 +24,7 @@ def iter_sample_pages(fetch_page: FetchPage, *, page_size: int) -> Iterator[Samp
 
     NOTE: offset paging cannot notice a sample that was deleted while it
     ran, which shifts later samples one page back, so one sample may be
-    missed. The next run's listing sees it.
+    missed. The next run lists it.
     """
     seen: set[int] = set()
     offset = 0

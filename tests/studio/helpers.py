@@ -1,6 +1,6 @@
 """Test doubles for Studio client tests that run over `httpx.MockTransport`.
 
-`MockStudio` answers each request from a queue of responses per path and
+`MockStudio` replies to each request from a queue of responses per path and
 records every request, so tests can assert exactly what was sent.
 `FakeClock` stands in for `time.sleep` and `time.monotonic`: sleeping
 advances the clock and records the seconds, and never blocks.
@@ -94,7 +94,7 @@ def job_json(job_id: int = 7, **fields: Any) -> dict[str, Any]:
 
 
 def make_settings(**overrides: Any) -> Settings:
-    """Settings with every Studio timing fixed, whatever the environment says."""
+    """Return settings with every Studio timing fixed, whatever the environment sets."""
     values: dict[str, Any] = {
         "ei_api_endpoint": BASE_URL,
         "connect_timeout": 3.0,

@@ -148,8 +148,8 @@ def test_trigger_wait_and_fetch(
     transport: CountingTransport,
     clock: FakeClock,
 ) -> None:
-    # Hold the job so the first poll sees it queued, then let it run while
-    # the client sleeps before its second poll.
+    # Hold the job so that it is queued at the first poll, then let it run
+    # while the client sleeps before its second poll.
     job_ids: list[int] = []
 
     def release_job(seconds: float) -> None:
@@ -414,7 +414,7 @@ def test_rate_limit_while_polling_is_not_a_failure(
     job = client.wait_for_job(job_id)
 
     assert job.succeeded is True
-    # The 429 doubles the poll interval to 4 s, and Retry-After asks for 9.
+    # The 429 doubles the poll interval to 4 s, and Retry-After requests 9 s.
     assert clock.sleeps == [9.0]
     assert transport.count(api(emulator, f"/jobs/{job_id}/status"), status=429) == 1
 

@@ -275,7 +275,10 @@ def test_get_project_warns_about_truncated_labels(
     project = open_client().get_project()
 
     assert project.labels_truncated is True
-    assert "Studio listed 2 of the 5 labels of project 42" in caplog.messages
+    assert (
+        "Studio returned 2 of the 5 labels of project 42, so label indexes past the list "
+        "have no name"
+    ) in caplog.messages
 
 
 def test_project_id_is_resolved_from_api_key(

@@ -132,7 +132,7 @@ def test_retry_after_seconds_is_honoured(
     assert mock_studio.count(EXISTS) == 2
 
 
-def test_retry_after_http_date_is_measured_from_server_date(
+def test_retry_after_http_date(
     open_client: OpenClient, mock_studio: MockStudio, clock: FakeClock
 ) -> None:
     headers = {
@@ -146,7 +146,7 @@ def test_retry_after_http_date_is_measured_from_server_date(
     assert clock.sleeps == [45.0]
 
 
-def test_retry_after_date_in_the_past_retries_at_once(
+def test_retry_after_past_date(
     open_client: OpenClient, mock_studio: MockStudio, clock: FakeClock
 ) -> None:
     headers = {
@@ -250,9 +250,7 @@ def test_other_4xx_is_an_api_error_without_retry(
     assert mock_studio.count(EXISTS) == 1
 
 
-def test_error_status_without_json_body_has_no_error_text(
-    open_client: OpenClient, mock_studio: MockStudio
-) -> None:
+def test_error_status_html_body(open_client: OpenClient, mock_studio: MockStudio) -> None:
     mock_studio.add(EXISTS, httpx.Response(404, text="<html>Not Found</html>"))
 
     with pytest.raises(StudioNotFoundError) as caught:
@@ -300,6 +298,23 @@ def test_get_transport_error_after_all_retries_raises(
     )
     assert isinstance(caught.value, ConnectionError)
     assert clock.sleeps == [1.0, 2.0, 4.0]
+
+
+def test_undecodable_gzip_body_is_not_retried(
+    open_client: OpenClient, mock_studio: MockStudio, clock: FakeClock
+) -> None:
+    # A stream, unlike `content=`, is decoded only when the client reads it.
+    body = httpx.ByteStream(b"not gzip")
+    mock_studio.add(EXISTS, httpx.Response(200, headers={"Content-Encoding": "gzip"}, stream=body))
+
+    with pytest.raises(StudioTransportError) as caught:
+        open_client().has_label_noise_data()
+
+    assert caught.value.reason.startswith(
+        "The label-noise existence request failed with DecodingError ("
+    )
+    assert mock_studio.count(EXISTS) == 1
+    assert clock.sleeps == []
 
 
 def test_trigger_503_is_not_retried(
@@ -364,9 +379,7 @@ def test_trigger_unsent_request_is_retried(
     assert clock.sleeps == [1.0]
 
 
-def test_trigger_connect_error_after_all_retries_says_no_job_started(
-    open_client: OpenClient, mock_studio: MockStudio
-) -> None:
+def test_trigger_connect_error_exhausted(open_client: OpenClient, mock_studio: MockStudio) -> None:
     mock_studio.add(TRIGGER, httpx.ConnectError("connection refused"))
 
     with pytest.raises(StudioTransportError) as caught:

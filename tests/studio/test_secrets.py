@@ -93,7 +93,7 @@ def test_key_is_masked_in_job_log_lines(
     assert all(API_KEY not in record.getMessage() for record in caplog.records)
 
 
-def test_no_log_record_of_a_whole_run_contains_key(
+def test_run_logs_never_contain_key(
     open_client: OpenClient, mock_studio: MockStudio, caplog: pytest.LogCaptureFixture
 ) -> None:
     # DEBUG on the root logger also captures httpx's and httpcore's own lines.

@@ -191,7 +191,7 @@ def test_wait_429_waits_for_longer_retry_after(
     assert clock.sleeps == [45.0]
 
 
-def test_wait_429_is_not_retried_inside_the_status_call(
+def test_wait_429_not_retried_by_requester(
     open_client: OpenClient, mock_studio: MockStudio, clock: FakeClock
 ) -> None:
     rate_limited = httpx.Response(429, json={"success": False})
