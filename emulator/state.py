@@ -154,7 +154,7 @@ class EmulatorState:
         self._jobs: dict[int, Job] = {}
         self._next_job_id = 1
         self._jobs_paused = False
-        self._cache: OrderedDict[str, LabelNoiseResult] = OrderedDict()
+        self._cache: OrderedDict[str, tuple[LabelNoiseResult, tuple[str, ...]]] = OrderedDict()
         self.engine_runs = 0  # engine computations, cache hits excluded
 
     # Projects and keys.
@@ -378,7 +378,11 @@ class EmulatorState:
         settings: EngineSettings,
         emit: Callable[[str], None],
     ) -> LabelNoiseResult:
-        """Return the engine result for these labels, computing it only on a cache miss."""
+        """Return the engine result for these labels, computing it only on a cache miss.
+
+        A cache hit replays the engine's log lines, so a job's log does not
+        depend on whether an earlier job computed the same result.
+        """
         digest = hashlib.sha256(repr((settings, labels)).encode())
         for engine_sample, sample in zip(engine_samples, chosen, strict=True):
             digest.update(f"{sample.id}:{engine_sample.label}:{sample.sha256};".encode())
@@ -389,13 +393,22 @@ class EmulatorState:
             if cached is not None:
                 self._cache.move_to_end(key)
         if cached is not None:
-            emit("Labels are unchanged since an earlier job; reusing its metrics")
-            return cached
+            logger.debug("Reusing cached label-noise result %s", key[:12])
+            result, cached_lines = cached
+            for line in cached_lines:
+                emit(line)
+            return result
 
-        result = compute_label_noise(engine_samples, len(labels), settings, emit)
+        lines: list[str] = []
+
+        def record(line: str) -> None:
+            lines.append(line)
+            emit(line)
+
+        result = compute_label_noise(engine_samples, len(labels), settings, record)
         with self.lock:
             self.engine_runs += 1
-            self._cache[key] = result
+            self._cache[key] = (result, tuple(lines))
             while len(self._cache) > RESULT_CACHE_SIZE:
                 self._cache.popitem(last=False)
         return result
