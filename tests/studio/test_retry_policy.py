@@ -52,6 +52,14 @@ def test_response_time_without_date_is_now() -> None:
     assert before <= measured <= datetime.now(UTC)
 
 
+def test_response_time_invalid_date_is_now() -> None:
+    before = datetime.now(UTC)
+
+    measured = response_time(httpx.Response(429, headers={"Date": "yesterday"}))
+
+    assert before <= measured <= datetime.now(UTC)
+
+
 def test_backoff_doubles_up_to_max() -> None:
     policy = RetryPolicy(backoff_initial=0.5, backoff_max=3.0, jitter=no_jitter)
 
