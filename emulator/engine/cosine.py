@@ -1,21 +1,24 @@
 """Cosine-similarity label-noise method.
 
-For every window w, over the standardized features of `windows.py`:
+For every window w and every label, the engine finds the `matches_per_label`
+windows of that label that are most similar to w by cosine similarity of
+the standardized features of `windows.py`, and averages their similarity.
+Windows of w's own sample are never candidates, because windows cut from
+one recording are near-copies and would vouch for each other. The average
+of several matches rather than the single best one keeps one odd window of
+another recording from deciding the result. Then:
 
-- `best_same[w]` is the highest cosine similarity between w and any window
-  of *another* sample with the same label;
-- `best_other[w]` is the highest cosine similarity between w and any window
-  of another sample with a different label.
+- `best_same[w]` is that average for w's own label;
+- `best_other[w]` is the highest such average over the other labels.
 
-Windows of w's own sample are never compared with w, because windows cut
-from one recording are near-copies and would vouch for each other. A window
-with no candidate (for example, the only sample of its label) gets `-inf`.
+A label with no candidate windows gives `-inf`; a label with fewer than
+`matches_per_label` candidates averages the ones it has.
 
 A window is symptomatic of *similar but different label* when
 `best_other >= similar_threshold` and `best_other > best_same`: it sits
 closer to another label than to its own. It is symptomatic of *different
-but same label* when `best_same < dissimilar_threshold`: no window of its
-own label resembles it. A sample is flagged for a kind when at least
+but same label* when `best_same < dissimilar_threshold`: no group of windows
+of its own label resembles it. A sample is flagged for a kind when at least
 `min_window_share` of its windows are symptomatic of that kind.
 
 For each flagged sample, the issue lists the other samples involved and
@@ -24,35 +27,40 @@ of the flagged sample. For *similar but different label* those are windows
 of differently labelled samples at or above `similar_threshold`, most
 similar first. For *different but same label* they are windows of samples
 with the same label that stay below `dissimilar_threshold`, least similar
-first. Both lists are capped so that a response stays small on large
+first. Both lists are capped (`max_issue_samples` samples with at most
+`max_issue_windows` windows each) so that a response stays small on large
 projects.
 
 The continuous window score `best_other - best_same` (higher is more
 suspicious) ranks windows in the benchmark; the API exposes only the flags.
 
-All similarities of one block of rows are computed at a time, so memory
-stays at `block_rows x windows` floats and no full n x n matrix is built.
+The search runs one scikit-learn brute-force k-neighbours query per label
+over unit-length feature vectors, where Euclidean order equals cosine
+order. It processes distances in chunks, so no n x n matrix is built.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
-import numpy.typing as npt
+from sklearn.neighbors import NearestNeighbors
 
-from emulator.engine.windows import FloatArray, IntArray, WindowSet
-
-# Each block of similarities holds at most this many float32 values (64 MiB).
-BLOCK_VALUES = 16 * 1024 * 1024
+from emulator.engine.windows import FloatArray, WindowSet
 
 
 @dataclass(frozen=True)
 class CosineSettings:
-    """Thresholds of the cosine-similarity method (similarities are in [-1, 1])."""
+    """Settings of the cosine-similarity method (similarities are in [-1, 1]).
 
-    similar_threshold: float = 0.9
+    The defaults were chosen on BasicMotions with 10% of samples relabelled
+    (`benchmarks/engine_quality.py`): at 0.7 every relabelled sample was
+    flagged as similar to another label and no correct one was, and 0.3
+    flagged no correct sample as dissimilar to its own label.
+    """
+
+    matches_per_label: int = 10
+    similar_threshold: float = 0.7
     dissimilar_threshold: float = 0.3
     min_window_share: float = 0.5
     max_issue_samples: int = 10
@@ -96,64 +104,50 @@ def unit_rows(features: FloatArray) -> FloatArray:
     return features / np.where(norms > 0, norms, 1.0)
 
 
-def best_similarity_per_label(windows: WindowSet, num_labels: int) -> tuple[FloatArray, FloatArray]:
+def best_similarity_per_label(
+    windows: WindowSet, num_labels: int, matches: int
+) -> tuple[FloatArray, FloatArray]:
     """Return `best_same` and `best_other` for every window (see the module docstring)."""
     count = windows.count
-    units = unit_rows(windows.features).astype(np.float32)
+    units = unit_rows(windows.features)
+    per_label = np.full((count, num_labels), -np.inf)
+    max_sample_windows = int(np.diff(windows.sample_offsets).max()) if count else 0
 
-    # Sorting the columns by label makes every label a contiguous column range,
-    # and keeps each sample's windows contiguous because a sample has one label.
-    order = np.argsort(windows.labels, kind="stable")
-    position_of = np.empty(count, dtype=np.int64)
-    position_of[order] = np.arange(count)
-    sorted_units = np.ascontiguousarray(units[order])
-    label_bounds = np.searchsorted(windows.labels[order], np.arange(num_labels + 1))
+    for label in range(num_labels):
+        members = np.flatnonzero(windows.labels == label)
+        if len(members) == 0:
+            continue
+        # Extra candidates make up for the ones dropped from the query's own sample.
+        wanted = min(len(members), matches + max_sample_windows)
+        search = NearestNeighbors(n_neighbors=wanted, algorithm="brute", metric="euclidean")
+        search.fit(units[members])
+        distances, positions = search.kneighbors(units)
+        candidates = members[positions]
+        similarities = 1.0 - distances**2 / 2.0  # both vectors have unit length
 
-    per_label = np.full((count, num_labels), -np.inf, dtype=np.float32)
-    block_rows = max(1, BLOCK_VALUES // max(count, 1))
-    for first in range(0, count, block_rows):
-        last = min(count, first + block_rows)
-        similarities = units[first:last] @ sorted_units.T
-        _mask_own_sample(similarities, windows, first, last, position_of)
-        for label in range(num_labels):
-            low, high = label_bounds[label], label_bounds[label + 1]
-            if high > low:
-                per_label[first:last, label] = similarities[:, low:high].max(axis=1)
+        other_sample = windows.sample_index[candidates] != windows.sample_index[:, np.newaxis]
+        # Kneighbors returns nearest first, so the first `matches` kept ones are the best.
+        kept = np.cumsum(other_sample, axis=1) <= matches
+        use = other_sample & kept
+        found = use.sum(axis=1)
+        totals = np.where(use, similarities, 0.0).sum(axis=1)
+        per_label[:, label] = np.where(found > 0, totals / np.maximum(found, 1), -np.inf)
 
     rows = np.arange(count)
-    best_same = per_label[rows, windows.labels].astype(np.float64)
+    best_same = per_label[rows, windows.labels]
     others = per_label.copy()
     others[rows, windows.labels] = -np.inf
-    best_other = others.max(axis=1).astype(np.float64) if num_labels else np.full(count, -np.inf)
+    best_other = others.max(axis=1) if num_labels else np.full(count, -np.inf)
     return best_same, best_other
-
-
-def _mask_own_sample(
-    similarities: npt.NDArray[np.floating[Any]],
-    windows: WindowSet,
-    first: int,
-    last: int,
-    position_of: IntArray,
-) -> None:
-    """Set the similarity of each row to windows of its own sample to -inf, in place."""
-    offsets = windows.sample_offsets
-    first_sample = windows.sample_index[first]
-    last_sample = windows.sample_index[last - 1]
-    for sample in range(first_sample, last_sample + 1):
-        row_low = max(offsets[sample], first) - first
-        row_high = min(offsets[sample + 1], last) - first
-        if row_high <= row_low:
-            continue
-        column_low = position_of[offsets[sample]]
-        column_high = column_low + (offsets[sample + 1] - offsets[sample])
-        similarities[row_low:row_high, column_low:column_high] = -np.inf
 
 
 def find_cosine_issues(
     windows: WindowSet, num_labels: int, settings: CosineSettings
 ) -> CosineResult:
     """Compute both cosine-similarity issue lists over all windows."""
-    best_same, best_other = best_similarity_per_label(windows, num_labels)
+    best_same, best_other = best_similarity_per_label(
+        windows, num_labels, settings.matches_per_label
+    )
     similar = (best_other >= settings.similar_threshold) & (best_other > best_same)
     dissimilar = np.isfinite(best_same) & (best_same < settings.dissimilar_threshold)
 

@@ -1,7 +1,7 @@
 """Cross-validation label-noise method.
 
-A multinomial logistic regression on the standardized window features is
-trained with k-fold cross validation, and every window gets the
+A multinomial logistic regression with strong L2 regularization, on the
+standardized window features, is trained with k-fold cross validation, and every window gets the
 out-of-fold probability of its own label: the probability that a model
 which never saw the window, nor any window of its sample, assigns to the
 label it carries. Folds are grouped by sample (scikit-learn's
@@ -31,6 +31,12 @@ from emulator.engine.windows import FloatArray, WindowSet
 # Enough iterations for lbfgs to converge on standardized features; a
 # ConvergenceWarning would otherwise be raised in the job thread.
 MAX_ITERATIONS = 2000
+# Strong L2 regularization (scikit-learn's C) keeps the model from fitting
+# the wrong labels it is meant to expose. On BasicMotions with 10% of samples
+# relabelled, C = 0.03 ranked relabelled windows better than C = 1 (window
+# precision at K 0.95 against 0.89), though C = 1 has the lower log loss on
+# correct labels.
+INVERSE_REGULARIZATION = 0.03
 
 
 @dataclass(frozen=True)
@@ -46,7 +52,12 @@ def can_cross_validate(windows: WindowSet) -> bool:
     return len(np.unique(windows.labels)) >= 2 and len(np.unique(windows.sample_index)) >= 2
 
 
-def cross_validate(windows: WindowSet, num_labels: int, folds: int) -> CrossValidationResult:
+def cross_validate(
+    windows: WindowSet,
+    num_labels: int,
+    folds: int,
+    inverse_regularization: float = INVERSE_REGULARIZATION,
+) -> CrossValidationResult:
     """Compute out-of-fold probabilities and their per-label z-scores."""
     groups = windows.sample_index
     splits = min(folds, len(np.unique(groups)))
@@ -57,7 +68,7 @@ def cross_validate(windows: WindowSet, num_labels: int, folds: int) -> CrossVali
             # A one-label fold gives that label probability 1 for every window.
             probabilities[test, train_labels[0]] = 1.0
             continue
-        model = LogisticRegression(max_iter=MAX_ITERATIONS)
+        model = LogisticRegression(C=inverse_regularization, max_iter=MAX_ITERATIONS)
         model.fit(windows.features[train], train_labels)
         probabilities[np.ix_(test, model.classes_)] = model.predict_proba(windows.features[test])
 
