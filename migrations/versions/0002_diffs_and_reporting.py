@@ -362,7 +362,7 @@ LEFT JOIN LATERAL (
     SELECT x.run_id
     FROM labelnoise.runs AS x
     WHERE x.project_id = p.project_id AND x.status = 'loaded'
-    ORDER BY x.started_at DESC, x.run_id DESC
+    ORDER BY x.run_id DESC
     LIMIT 1
 ) AS r ON true
 {OWN_DIFF}
@@ -1014,8 +1014,8 @@ LATEST_REGRESSIONS = View(
         "new_flags": "New flags, summed over the compared methods.",
         "cleared_flags": "Base-run flags gone from the run, summed over the compared methods.",
         "is_current": (
-            "True when this is the project's latest diff against a previous run, so the "
-            "regression has not been followed by another run yet."
+            "True when no later run of the project has a diff against its previous run, "
+            "so the regression is the project's current state."
         ),
         "created_at": "When the diff was computed (UTC).",
     },
@@ -1036,9 +1036,8 @@ FROM reporting.diffs AS d
 LEFT JOIN LATERAL (
     SELECT x.diff_id
     FROM labelnoise.run_diffs AS x
-    JOIN labelnoise.runs AS xr ON xr.run_id = x.run_id
     WHERE x.project_id = d.project_id AND x.base_is_previous
-    ORDER BY xr.started_at DESC, xr.run_id DESC, x.created_at DESC, x.diff_id DESC
+    ORDER BY x.run_id DESC, x.created_at DESC, x.diff_id DESC
     LIMIT 1
 ) AS latest ON true
 WHERE d.verdict = 'regression' AND d.base_is_previous
