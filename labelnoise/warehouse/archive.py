@@ -22,8 +22,9 @@ from models.warehouse import RawPayload, Run
 logger = logging.getLogger(__name__)
 
 COMPRESSION = "gzip"
-# Level 1 compresses JSON about as well as the default level 6 at a few times
-# the speed, and archiving sits on the path of every run.
+# Archiving sits on the path of every run, so speed wins over size. On the
+# 24 MiB body of benchmarks/load.py (2 shared cores), level 1 gives 4.5 MiB in
+# 0.20 s and the default level 6 gives 3.7 MiB in 0.68 s.
 COMPRESSION_LEVEL = 1
 
 

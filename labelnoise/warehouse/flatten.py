@@ -1,18 +1,23 @@
-"""Streaming flattener: decoded label-noise results to COPY text, one table at a time.
+"""Streaming flattener: decoded label-noise results to COPY data, one table at a time.
 
-Each generator yields chunks of PostgreSQL COPY text format (tab-separated,
-one row per line, `\\N` for NULL), each about `CHUNK_ROWS` rows. Rows are
-produced straight from the decoded structs and never collected, so memory
-stays bounded by the decoded payload plus one chunk. A key listed twice
-within one table keeps its first row; later ones are dropped and counted
-in `Flattener.duplicates`.
+Each generator yields chunks of about `CHUNK_ROWS` rows in a PostgreSQL
+COPY format. Tables with text columns use text format (tab-separated, one
+row per line, `\\N` for NULL). The three large numeric tables in
+`BINARY_TABLES` use binary format, because `struct.pack` builds those rows
+about twice as fast as formatting floats as text. Rows are produced
+straight from the decoded structs and never collected, so memory stays
+bounded by the decoded payload plus one chunk. A key listed twice within
+one table keeps its first row; later ones are dropped and counted in
+`Flattener.duplicates`.
 """
 
 from __future__ import annotations
 
+import struct
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from models.label_noise import (
     CosineSimilarityIssue,
@@ -26,6 +31,17 @@ CHUNK_ROWS = 8192
 # carriage return as separators, so these four are escaped inside values.
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 _NULL = "\\N"
+
+# Binary COPY layout: a 16-bit field count, then per field a 32-bit byte
+# length and the value in network byte order (bigint q, integer i, smallint
+# h, double precision d). Floats travel as their IEEE bits, so they round-trip
+# exactly and PostgreSQL parses no text.
+BINARY_HEADER = b"PGCOPY\n\xff\r\n\x00" + struct.pack(">ii", 0, 0)
+BINARY_TRAILER = struct.pack(">h", -1)
+BINARY_TABLES = frozenset({"neighbor_scores", "neighbor_windows", "cross_validation_scores"})
+_NEIGHBOR_SCORE_ROW = struct.Struct(">h" + "iq" * 4 + "id")
+_NEIGHBOR_WINDOW_ROW = struct.Struct(">h" + "iq" * 4 + "ih" + "iq" * 3)
+_CROSS_VALIDATION_ROW = struct.Struct(">h" + "iq" * 4 + "ii" + "id" * 2)
 
 # Columns of each table in the order the generators write them.
 COLUMNS: dict[str, tuple[str, ...]] = {
@@ -105,11 +121,17 @@ def _chunks(lines: Iterable[str]) -> Iterator[str]:
 
 
 class Flattener:
-    """COPY text of one run's results; each table's generator may be consumed once."""
+    """COPY text of one run's results; each table's generator may be consumed once.
+
+    The flattener keeps the three method sections, not the decoded response,
+    so `release` can free a section once its tables are written.
+    """
 
     def __init__(self, run_id: int, data: LabelNoiseData) -> None:
         self.run_id = run_id
-        self.data = data
+        self.cosine_similarity = data.cosine_similarity
+        self.neighbors = data.neighbors
+        self.cross_validation = data.cross_validation
         self.duplicates: Counter[str] = Counter()
         self._prefix = f"{run_id}\t"
         # Positions of entries whose key was listed earlier, so that the nested
@@ -161,11 +183,10 @@ class Flattener:
 
     def embedded_samples(self) -> Iterator[EmbeddedSample]:
         """Yield every `sample` object embedded in the results, in document order."""
-        data = self.data
-        if data.cosine_similarity is not None:
+        if self.cosine_similarity is not None:
             for issues in (
-                data.cosine_similarity.similar_but_different_label,
-                data.cosine_similarity.different_but_same_label,
+                self.cosine_similarity.similar_but_different_label,
+                self.cosine_similarity.different_but_same_label,
             ):
                 for issue in issues:
                     if issue.sample is not None:
@@ -173,20 +194,30 @@ class Flattener:
                     for other in issue.issues:
                         if other.sample is not None:
                             yield other.sample
-        if data.neighbors is not None:
-            for entry in data.neighbors.scores_and_neighbors:
+        if self.neighbors is not None:
+            for entry in self.neighbors.scores_and_neighbors:
                 if entry.sample is not None:
                     yield entry.sample
                 for neighbor in entry.neighbor_windows:
                     if neighbor.sample is not None:
                         yield neighbor.sample
-        if data.cross_validation is not None:
-            for score in data.cross_validation.scores:
+        if self.cross_validation is not None:
+            for score in self.cross_validation.scores:
                 if score.sample is not None:
                     yield score.sample
 
+    def release(self, section: str) -> None:
+        """Drop a method section (`cosine_similarity`, `neighbors` or `cross_validation`).
+
+        Its structs are freed once no caller holds the decoded response, and
+        its generators then yield nothing.
+        """
+        if section not in ("cosine_similarity", "neighbors", "cross_validation"):
+            raise ValueError(f"Unknown label-noise section {section!r}")
+        setattr(self, section, None)
+
     def _cosine_kinds(self) -> Iterator[tuple[str, list[CosineSimilarityIssue]]]:
-        section = self.data.cosine_similarity
+        section = self.cosine_similarity
         if section is None:
             return
         yield "similar_but_different_label", section.similar_but_different_label
@@ -239,70 +270,122 @@ class Flattener:
             if dropped:
                 self.duplicates["cosine_matches"] += dropped
 
-    def neighbor_scores(self) -> Iterator[str]:
-        """Rows of `neighbor_scores`; call before `neighbor_windows`."""
-        return _chunks(self._neighbor_score_lines())
-
-    def _neighbor_score_lines(self) -> Iterator[str]:
-        section = self.data.neighbors
+    def neighbor_scores(self) -> Iterator[bytes]:
+        """Binary COPY rows of `neighbor_scores`; call before `neighbor_windows`."""
+        section = self.neighbors
         if section is None:
             return
-        prefix = self._prefix
+        pack = _NEIGHBOR_SCORE_ROW.pack
+        run_id = self.run_id
         seen: set[tuple[int, int, int]] = set()
+        buffer: list[bytes] = []
         for position, entry in enumerate(section.scores_and_neighbors):
             key = (entry.id, entry.window_start, entry.window_end)
             if key in seen:
                 self._dropped_neighbor_entries.add(position)
                 continue
             seen.add(key)
-            yield (
-                f"{prefix}{entry.id}\t{entry.window_start}\t{entry.window_end}\t{entry.score!r}\n"
-            )
+            try:
+                buffer.append(pack(5, 8, run_id, *_window(entry), 8, entry.score))
+            except struct.error as exc:
+                raise _out_of_range("neighbor_scores", key, exc) from exc
+            if len(buffer) >= CHUNK_ROWS:
+                yield b"".join(buffer)
+                buffer.clear()
+        if buffer:
+            yield b"".join(buffer)
         if self._dropped_neighbor_entries:
             self.duplicates["neighbor_scores"] += len(self._dropped_neighbor_entries)
 
-    def neighbor_windows(self) -> Iterator[str]:
-        """Rows of `neighbor_windows`: rank 1 is the first, nearest neighbour Studio lists.
+    def neighbor_windows(self) -> Iterator[bytes]:
+        """Binary COPY rows of `neighbor_windows`: rank 1 is the first, nearest neighbour.
 
         The neighbours of a dropped duplicate window are dropped with it, uncounted.
         """
-        return _chunks(self._neighbor_window_lines())
-
-    def _neighbor_window_lines(self) -> Iterator[str]:
-        section = self.data.neighbors
+        section = self.neighbors
         if section is None:
             return
-        prefix = self._prefix
+        pack = _NEIGHBOR_WINDOW_ROW.pack
+        run_id = self.run_id
         dropped = self._dropped_neighbor_entries
+        buffer: list[bytes] = []
         for position, entry in enumerate(section.scores_and_neighbors):
             if position in dropped:
                 continue
-            head = f"{prefix}{entry.id}\t{entry.window_start}\t{entry.window_end}\t"
-            for rank, neighbor in enumerate(entry.neighbor_windows, start=1):
-                yield (
-                    f"{head}{rank}\t{neighbor.id}\t{neighbor.window_start}\t{neighbor.window_end}\n"
+            window = _window(entry)
+            try:
+                buffer.extend(
+                    pack(8, 8, run_id, *window, 2, rank, *_window(neighbor))
+                    for rank, neighbor in enumerate(entry.neighbor_windows, start=1)
                 )
+            except struct.error as exc:
+                key = (entry.id, entry.window_start, entry.window_end)
+                raise _out_of_range("neighbor_windows", key, exc) from exc
+            if len(buffer) >= CHUNK_ROWS:
+                yield b"".join(buffer)
+                buffer.clear()
+        if buffer:
+            yield b"".join(buffer)
 
-    def cross_validation_scores(self) -> Iterator[str]:
-        """Rows of `cross_validation_scores`, one per window."""
-        return _chunks(self._cross_validation_lines())
-
-    def _cross_validation_lines(self) -> Iterator[str]:
-        section = self.data.cross_validation
+    def cross_validation_scores(self) -> Iterator[bytes]:
+        """Binary COPY rows of `cross_validation_scores`, one per window."""
+        section = self.cross_validation
         if section is None:
             return
-        prefix = self._prefix
+        pack = _CROSS_VALIDATION_ROW.pack
+        run_id = self.run_id
         seen: set[tuple[int, int, int]] = set()
         dropped = 0
+        buffer: list[bytes] = []
         for score in section.scores:
             key = (score.id, score.window_start, score.window_end)
             if key in seen:
                 dropped += 1
                 continue
             seen.add(key)
-            yield (
-                f"{prefix}{score.id}\t{score.window_start}\t{score.window_end}\t"
-                f"{score.label}\t{score.probability!r}\t{score.score!r}\n"
-            )
+            try:
+                buffer.append(
+                    pack(
+                        7,
+                        8,
+                        run_id,
+                        *_window(score),
+                        4,
+                        score.label,
+                        8,
+                        score.probability,
+                        8,
+                        score.score,
+                    )
+                )
+            except struct.error as exc:
+                raise _out_of_range("cross_validation_scores", key, exc) from exc
+            if len(buffer) >= CHUNK_ROWS:
+                yield b"".join(buffer)
+                buffer.clear()
+        if buffer:
+            yield b"".join(buffer)
         if dropped:
             self.duplicates["cross_validation_scores"] += dropped
+
+
+class _Window(Protocol):
+    @property
+    def id(self) -> int: ...
+    @property
+    def window_start(self) -> int: ...
+    @property
+    def window_end(self) -> int: ...
+
+
+def _window(item: _Window) -> tuple[int, int, int, int, int, int]:
+    """Return the length-prefixed binary fields of a window's sample id, start and end."""
+    return 8, item.id, 8, item.window_start, 8, item.window_end
+
+
+def _out_of_range(table: str, key: tuple[int, int, int], exc: struct.error) -> ValueError:
+    sample_id, start, end = key
+    return ValueError(
+        f"A {table} row of sample {sample_id}, window {start}-{end} ms, has a value outside "
+        f"its column type (bigint ids and times, integer labels, smallint ranks): {exc}"
+    )

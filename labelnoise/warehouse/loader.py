@@ -24,7 +24,14 @@ from sqlalchemy.exc import SQLAlchemyError
 from labelnoise.exceptions import LoadError, RunNotFoundError
 from labelnoise.warehouse import runs
 from labelnoise.warehouse.archive import read_payload
-from labelnoise.warehouse.flatten import COLUMNS, Flattener, SampleSnapshot
+from labelnoise.warehouse.flatten import (
+    BINARY_HEADER,
+    BINARY_TABLES,
+    BINARY_TRAILER,
+    COLUMNS,
+    Flattener,
+    SampleSnapshot,
+)
 from models.label_noise import LabelNoiseData, decode_label_noise
 from models.warehouse import SCHEMA, Base, Run, RunLabel, RunSample
 
@@ -160,12 +167,15 @@ def _load(
     if body is None:
         body = read_payload(connection, run_id)
     data = decode_label_noise(body, project_id=project_id)
-    # The archive keeps the bytes; only the decoded structs are needed from here on.
+    # The archive keeps the bytes, and from here on the flattener is the only
+    # holder of the decoded sections, so each is freed once its tables are written.
     del body
-
+    sections = _section_values(data)
     flattener = Flattener(run_id, data)
+    del data
+
     rows = _replace_rows(connection, run_id, flattener, labels, samples)
-    _mark_loaded(connection, run_id, data, rows, sum(flattener.duplicates.values()))
+    _mark_loaded(connection, run_id, sections, rows, sum(flattener.duplicates.values()))
     return rows, dict(flattener.duplicates)
 
 
@@ -200,36 +210,68 @@ def _replace_rows(
 
     rows["cosine_issues"] = _copy(cursor, "cosine_issues", flattener.cosine_issues())
     rows["cosine_matches"] = _copy(cursor, "cosine_matches", flattener.cosine_matches())
+    flattener.release("cosine_similarity")
     rows["neighbor_scores"] = _copy(cursor, "neighbor_scores", flattener.neighbor_scores())
     rows["neighbor_windows"] = _copy(cursor, "neighbor_windows", flattener.neighbor_windows())
+    flattener.release("neighbors")
     rows["cross_validation_scores"] = _copy(
         cursor, "cross_validation_scores", flattener.cross_validation_scores()
     )
+    flattener.release("cross_validation")
     return rows
 
 
-def _copy(cursor: psycopg.Cursor[object], table: str, chunks: Iterator[str]) -> int:
-    """COPY the text-format `chunks` into `table` and return the rows PostgreSQL reports."""
-    statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
+def _copy(
+    cursor: psycopg.Cursor[object], table: str, chunks: Iterator[str] | Iterator[bytes]
+) -> int:
+    """COPY `chunks` into `table` and return the row count PostgreSQL reports."""
+    started = time.perf_counter()
+    binary = table in BINARY_TABLES
+    statement = sql.SQL("COPY {} ({}) FROM STDIN{}").format(
         sql.Identifier(SCHEMA, table),
         sql.SQL(", ").join(sql.Identifier(column) for column in COLUMNS[table]),
+        sql.SQL(" (FORMAT binary)") if binary else sql.SQL(""),
     )
     with cursor.copy(statement) as copy:
+        if binary:
+            copy.write(BINARY_HEADER)
         for chunk in chunks:
             copy.write(chunk)
-    return max(cursor.rowcount, 0)
+        if binary:
+            copy.write(BINARY_TRAILER)
+    rows = max(cursor.rowcount, 0)
+    logger.debug("Copied %d rows into %s in %.3f s", rows, table, time.perf_counter() - started)
+    return rows
+
+
+def _section_values(data: LabelNoiseData) -> dict[str, object]:
+    """Return the run-row columns that describe which methods the response contains."""
+    cosine = data.cosine_similarity
+    neighbors = data.neighbors
+    cross_validation = data.cross_validation
+    return {
+        "num_neighbors": neighbors.num_neighbors if neighbors is not None else None,
+        "cosine_state": _section_state(
+            cosine,
+            cosine is not None
+            and bool(cosine.similar_but_different_label or cosine.different_but_same_label),
+        ),
+        "neighbors_state": _section_state(
+            neighbors, neighbors is not None and bool(neighbors.scores_and_neighbors)
+        ),
+        "cross_validation_state": _section_state(
+            cross_validation, cross_validation is not None and bool(cross_validation.scores)
+        ),
+    }
 
 
 def _mark_loaded(
     connection: Connection,
     run_id: int,
-    data: LabelNoiseData,
+    sections: dict[str, object],
     rows: dict[str, int],
     duplicates: int,
 ) -> None:
-    cosine = data.cosine_similarity
-    neighbors = data.neighbors
-    cross_validation = data.cross_validation
     counts = {COUNT_COLUMNS[table]: count for table, count in rows.items()}
     connection.execute(
         update(Run)
@@ -239,19 +281,8 @@ def _mark_loaded(
             finished_at=func.now(),
             error=None,
             same_as_run_id=None,
-            num_neighbors=neighbors.num_neighbors if neighbors is not None else None,
-            cosine_state=_section_state(
-                cosine,
-                cosine is not None
-                and bool(cosine.similar_but_different_label or cosine.different_but_same_label),
-            ),
-            neighbors_state=_section_state(
-                neighbors, neighbors is not None and bool(neighbors.scores_and_neighbors)
-            ),
-            cross_validation_state=_section_state(
-                cross_validation, cross_validation is not None and bool(cross_validation.scores)
-            ),
             duplicate_rows_dropped=duplicates,
+            **sections,
             **counts,
         )
     )

@@ -448,13 +448,38 @@ def test_failure_in_last_table_rolls_back_everything(warehouse: Engine) -> None:
     run_id = _new_run(warehouse)
     _load(warehouse, run_id)
     data = standard_data()
-    # bigint stops at 2**63 - 1, so COPY of the last table fails after the others were written.
+    # bigint stops at 2**63 - 1, so the last table fails after the others were written.
     data["crossValidation"]["scores"].append(cv_score(2**63, 0, 1000))
 
     with pytest.raises(LoadError) as caught:
         loader.load_run(warehouse, run_id, body=payloads.body(data), labels=["x"], samples=[])
 
-    assert 'value "9223372036854775808" is out of range for type bigint' in str(caught.value)
+    assert str(caught.value.__cause__) == (
+        "A cross_validation_scores row of sample 9223372036854775808, window 0-1000 ms, has a "
+        "value outside its column type (bigint ids and times, integer labels, smallint ranks): "
+        "int too large to convert"
+    )
+    assert _table_counts(warehouse, run_id) == STANDARD_ROWS
+    assert _rows(warehouse, "SELECT label_name FROM labelnoise.run_labels ORDER BY 1") == [
+        ("idle",),
+        ("wave",),
+    ]
+    run = runs.get_run(warehouse, run_id)
+    assert run.status == "failed"
+    assert run.error == str(caught.value.__cause__)
+
+
+def test_database_error_rolls_back_everything(warehouse: Engine) -> None:
+    run_id = _new_run(warehouse)
+    _load(warehouse, run_id)
+    data = standard_data()
+    # label_index is an integer column, so PostgreSQL rejects this row during COPY.
+    data["cosineSimilarity"]["differentButSameLabel"][0]["label"] = 2**40
+
+    with pytest.raises(LoadError) as caught:
+        loader.load_run(warehouse, run_id, body=payloads.body(data), labels=["x"], samples=[])
+
+    assert 'value "1099511627776" is out of range for type integer' in str(caught.value)
     assert _table_counts(warehouse, run_id) == STANDARD_ROWS
     assert _rows(warehouse, "SELECT label_name FROM labelnoise.run_labels ORDER BY 1") == [
         ("idle",),
@@ -463,7 +488,7 @@ def test_failure_in_last_table_rolls_back_everything(warehouse: Engine) -> None:
     run = runs.get_run(warehouse, run_id)
     assert run.status == "failed"
     assert run.error is not None
-    assert 'value "9223372036854775808" is out of range for type bigint' in run.error
+    assert 'value "1099511627776" is out of range for type integer' in run.error
 
 
 def test_nul_character_in_text_fails_load(warehouse: Engine) -> None:
