@@ -87,7 +87,7 @@ def test_relabelling_into_noise_is_regression(warehouse: Engine, studio_runs: Re
     )
 
 
-def test_fixing_labels_is_improvement(
+def test_fixing_labels_clears_neighbor_flags(
     warehouse: Engine, studio_runs: Results, relabelled_ids: list[int]
 ) -> None:
     load(warehouse, studio_runs["relabelled"])
@@ -96,7 +96,9 @@ def test_fixing_labels_is_improvement(
     summary = diff_runs(warehouse, run)
 
     assert summary is not None
-    assert summary.verdict == "improvement"
+    neighbors = summary.methods[0]
+    assert neighbors.outcome == "improvement"
+    assert neighbors.relabelled
     expected = expected_changes(studio_runs["relabelled"], studio_runs["pristine"])
     assert change_counts(summary) == expected
     relabelled = sum(count for (_, change), count in expected.items() if change == "relabelled")
