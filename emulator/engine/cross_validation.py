@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import GroupKFold
+from sklearn.model_selection import GroupKFold, KFold
 
 from emulator.engine.windows import FloatArray, WindowSet
 
@@ -57,12 +57,24 @@ def cross_validate(
     num_labels: int,
     folds: int,
     inverse_regularization: float = INVERSE_REGULARIZATION,
+    *,
+    grouped: bool = True,
 ) -> CrossValidationResult:
-    """Compute out-of-fold probabilities and their per-label z-scores."""
+    """Compute out-of-fold probabilities and their per-label z-scores.
+
+    `grouped=False` splits windows into shuffled folds regardless of their
+    sample (seeded, so still deterministic); the benchmark uses it to measure
+    what grouping gains.
+    """
     groups = windows.sample_index
     splits = min(folds, len(np.unique(groups)))
     probabilities = np.zeros((windows.count, num_labels))
-    for train, test in GroupKFold(n_splits=splits).split(windows.features, groups=groups):
+    splitter = (
+        GroupKFold(n_splits=splits).split(windows.features, groups=groups)
+        if grouped
+        else KFold(n_splits=splits, shuffle=True, random_state=0).split(windows.features)
+    )
+    for train, test in splitter:
         train_labels = windows.labels[train]
         if len(np.unique(train_labels)) < 2:
             # A one-label fold gives that label probability 1 for every window.

@@ -39,8 +39,14 @@ class NeighborsResult:
     reverse_disagreements: IntArray  # times a window is a disagreeing neighbour
 
 
-def find_neighbors(windows: WindowSet, num_neighbors: int) -> IntArray:
-    """Return the k nearest windows of other samples for every window, padded with -1."""
+def find_neighbors(
+    windows: WindowSet, num_neighbors: int, *, exclude_own_sample: bool = True
+) -> IntArray:
+    """Return the k nearest windows of other samples for every window, padded with -1.
+
+    `exclude_own_sample=False` only excludes the window itself; the benchmark
+    uses it to measure what excluding the rest of the sample gains.
+    """
     count = windows.count
     result = np.full((count, num_neighbors), -1, dtype=np.int64)
     if count < 2 or num_neighbors < 1:
@@ -58,7 +64,10 @@ def find_neighbors(windows: WindowSet, num_neighbors: int) -> IntArray:
     order = np.lexsort((candidates, distances), axis=1)
     candidates = np.take_along_axis(candidates, order, axis=1)
 
-    other_sample = windows.sample_index[candidates] != windows.sample_index[:, np.newaxis]
+    if exclude_own_sample:
+        other_sample = windows.sample_index[candidates] != windows.sample_index[:, np.newaxis]
+    else:
+        other_sample = candidates != np.arange(count)[:, np.newaxis]
     # Stable sort puts the kept candidates first, in their distance order.
     keep_first = np.argsort(~other_sample, axis=1, kind="stable")[:, :num_neighbors]
     kept = np.take_along_axis(candidates, keep_first, axis=1)
@@ -67,9 +76,11 @@ def find_neighbors(windows: WindowSet, num_neighbors: int) -> IntArray:
     return result
 
 
-def score_neighbors(windows: WindowSet, num_neighbors: int) -> NeighborsResult:
+def score_neighbors(
+    windows: WindowSet, num_neighbors: int, *, exclude_own_sample: bool = True
+) -> NeighborsResult:
     """Find every window's neighbours and count its label disagreements."""
-    neighbors = find_neighbors(windows, num_neighbors)
+    neighbors = find_neighbors(windows, num_neighbors, exclude_own_sample=exclude_own_sample)
     valid = neighbors >= 0
     neighbor_labels = windows.labels[np.where(valid, neighbors, 0)]
     disagrees = valid & (neighbor_labels != windows.labels[:, np.newaxis])
