@@ -1,9 +1,9 @@
 """Measure the warehouse load against a raw COPY of the same rows.
 
 Generates a schema-faithful `getLabelNoiseData` body with `--windows`
-windows (10 windows per sample, cross validation on every window,
-nearest neighbours on 20% of windows with `numNeighbors` 10, cosine issues
-on 5% of samples), then, on one database, for each of `--repeat` rounds:
+windows: 10 windows per sample, cross validation on every window, nearest
+neighbours on 20% of windows with `numNeighbors` 10, and cosine issues on
+5% of samples. Then, on one database, it runs `--repeat` rounds, each of which:
 
 - times `loader.load_run` from body bytes to commit (decode, flatten,
   COPY, run row update, in one transaction);
@@ -11,10 +11,12 @@ on 5% of samples), then, on one database, for each of `--repeat` rounds:
   as COPY text beforehand, into the same tables under another run id;
 - deletes both runs and vacuums, so the next round starts from empty tables.
 
-Peak memory is the process's peak resident set size during the first load.
-On Linux the peak is reset just before the load (`/proc/self/clear_refs`),
-so it excludes generating the body. `load_rss_growth_mb` is that peak minus
-the resident size before the body was read.
+Peak memory is the process's peak resident set size while the first
+round archives and loads the body. On Linux the peak is reset just before
+(`/proc/self/clear_refs`), so it excludes generating the body.
+`load_rss_growth_mb` is that peak minus the resident size before the body
+was read. `memory_target_met` compares the whole peak with the body, and
+`growth_to_body` gives the load's own share.
 
 Targets: load within 2x the raw COPY, and peak memory under 5x the body
 size. The last line of output is one JSON object with every number;
@@ -373,8 +375,8 @@ def _archived_size(engine: Engine, payload_id: int) -> int:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--windows", type=int, default=100_000, help="Windows in the body.")
-    parser.add_argument("--repeat", type=int, default=3, help="Rounds; medians are reported.")
+    parser.add_argument("--windows", type=int, default=100_000, help="Number of windows in the generated body.")
+    parser.add_argument("--repeat", type=int, default=3, help="Number of rounds; medians are reported.")
     parser.add_argument("--seed", type=int, default=4, help="Seed of the generated body.")
     parser.add_argument("--strict", action="store_true", help="Exit 1 when a target is missed.")
     args = parser.parse_args()
