@@ -375,8 +375,12 @@ def _archived_size(engine: Engine, payload_id: int) -> int:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--windows", type=int, default=100_000, help="Number of windows in the generated body.")
-    parser.add_argument("--repeat", type=int, default=3, help="Number of rounds; medians are reported.")
+    parser.add_argument(
+        "--windows", type=int, default=100_000, help="Number of windows in the generated body."
+    )
+    parser.add_argument(
+        "--repeat", type=int, default=3, help="Number of rounds; medians are reported."
+    )
     parser.add_argument("--seed", type=int, default=4, help="Seed of the generated body.")
     parser.add_argument("--strict", action="store_true", help="Exit 1 when a target is missed.")
     args = parser.parse_args()
