@@ -1,0 +1,74 @@
+"""Fixtures for end-to-end flow tests: Prefect's test harness, settings, events.
+
+Flows read their settings from the environment, so `flow_settings` points
+them at the `emulator` fixture and the `warehouse` database, and makes job
+polling fast. `emitted_events` records the events that flows emit while
+still sending them to the harness server.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from prefect.events.clients import AssertingPassthroughEventsClient
+from prefect.events.schemas.events import Event
+from prefect.events.worker import EventsWorker
+from prefect.testing.utilities import prefect_test_harness
+from sqlalchemy import Engine
+
+from emulator.server import EmulatorServer
+from labelnoise.settings import get_settings
+
+
+@pytest.fixture(scope="session")
+def prefect_harness() -> Iterator[None]:
+    with prefect_test_harness():
+        yield
+
+
+@pytest.fixture
+def flow_settings(
+    prefect_harness: None,
+    emulator: EmulatorServer,
+    database_url: str,
+    warehouse: Engine,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> Iterator[None]:
+    """Point the flows' settings at the emulator and the emptied test warehouse."""
+    # The working directory holds no `.env` or `labelnoise.toml` to read.
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("LABELNOISE_PROJECTS_FILE", raising=False)
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    monkeypatch.setenv("EI_API_KEY", emulator.api_key)
+    monkeypatch.setenv("EI_API_ENDPOINT", emulator.base_url)
+    monkeypatch.setenv("EI_PROJECT_ID", str(emulator.project_id))
+    monkeypatch.setenv("LABELNOISE_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("LABELNOISE_TRIGGER_MODE", "always")
+    # Emulator jobs take about a second, so poll often.
+    monkeypatch.setenv("LABELNOISE_POLL_INTERVAL_INITIAL", "0.05")
+    monkeypatch.setenv("LABELNOISE_POLL_INTERVAL_MAX", "0.2")
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
+@pytest.fixture
+def emitted_events(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[str], list[Event]]]:
+    """Return a function that lists the events of one name emitted so far."""
+    worker = EventsWorker.instance(AssertingPassthroughEventsClient)
+    monkeypatch.setattr(EventsWorker, "instance", lambda *args, **kwargs: worker)
+
+    def events_named(name: str) -> list[Event]:
+        worker.wait_until_empty()
+        client = AssertingPassthroughEventsClient.last
+        assert client is not None, "no events client was started"
+        return [event for event in client.events if event.event == name]
+
+    try:
+        yield events_named
+    finally:
+        worker.drain()
+        AssertingPassthroughEventsClient.reset()
