@@ -102,12 +102,11 @@ def artifact_key(project_id: int) -> str:
 
 
 def render_report(outcome: RunOutcome, summary: DiffSummary | None) -> str:
-    """Render the markdown of a run's report artifact."""
-    title = f"# Label noise of {outcome.project_label}, run {outcome.run_id}"
-    parts = [title, outcome.summary_line() + "."]
+    """Render the markdown of a run's report artifact: the summary line, then the diff."""
     if summary is not None:
-        parts.append(render_markdown(summary))
-    return "\n\n".join(parts) + "\n"
+        return f"{outcome.summary_line()}.\n\n{render_markdown(summary)}"
+    title = f"# Label noise of {outcome.project_label}, run {outcome.run_id}"
+    return f"{title}\n\n{outcome.summary_line()}.\n"
 
 
 @task(name="publish-report", cache_policy=NO_CACHE)
