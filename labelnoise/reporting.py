@@ -58,7 +58,7 @@ def resolve_project_id(engine: Engine, project_id: int | None) -> int:
     """Return `project_id`, or the only project in the warehouse when it is None.
 
     Raises `ConfigurationError` for a project the warehouse does not hold, and
-    when no project was given and the warehouse holds none or several.
+    when no project was given and the warehouse contains none or several.
     """
     with engine.connect() as connection:
         projects = read_frame(
@@ -77,10 +77,11 @@ def resolve_project_id(engine: Engine, project_id: int | None) -> int:
         return known[0]
     if not known:
         raise ConfigurationError(
-            "The warehouse holds no project yet; run `labelnoise run` or `labelnoise demo` first"
+            "The warehouse contains no project yet; run `labelnoise run` or `labelnoise demo` first"
         )
     raise ConfigurationError(
-        f"The warehouse holds {len(known)} projects ({_list_ids(known)}); pick one with --project"
+        f"The warehouse contains {len(known)} projects ({_list_ids(known)}); "
+        "pick one with --project"
     )
 
 

@@ -1,7 +1,7 @@
 """Tables of stored run diffs, in the `labelnoise` schema next to the warehouse.
 
 A diff compares a run with a base run of the same project. `run_diffs`
-holds the verdict, its reasons and the thresholds applied, `run_diff_methods`
+stores the verdict, its reasons and the thresholds applied, `run_diff_methods`
 the counts and flagged rates of each method, and `run_diff_items` one row
 per flag that is new, persisting or gone. Deleting either run deletes its
 diffs.

@@ -3,8 +3,8 @@
 `diff` and `history` print what the `reporting` views hold, so the command
 line shows what a dashboard shows. `diff` computes and stores a diff only
 when the requested pair has none yet (or with `--recompute`). Each command
-exits with status 1 when the warehouse cannot answer and 2 for an invalid
-choice of project or run.
+exits with status 1 when reading or writing the warehouse fails, and 2 for an
+invalid choice of project or run.
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ ProjectOption = Annotated[
     int | None,
     typer.Option(
         "--project",
-        help="Edge Impulse project id. May be left out when the warehouse holds one project.",
+        help="Edge Impulse project id. May be left out when the warehouse contains one project.",
     ),
 ]
 

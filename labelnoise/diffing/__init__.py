@@ -2,7 +2,7 @@
 
 `diff_runs` compares a loaded run with a base run in SQL, stores the result
 in `run_diffs`, `run_diff_methods` and `run_diff_items`, and returns it as a
-`DiffSummary`; `render_markdown` turns a summary into the report that flows
+`DiffSummary`. `render_markdown` turns a summary into the report that flows
 publish as an artifact.
 """
 

@@ -339,8 +339,7 @@ def _method_counts(
     thresholds: DiffThresholds,
 ) -> list[MethodCounts]:
     changes: dict[tuple[str, str], int] = {
-        (method, change): count
-        for method, change, count in connection.execute(_CHANGE_COUNTS)
+        (method, change): count for method, change, count in connection.execute(_CHANGE_COUNTS)
     }
     parameters = {"cv_zscore_threshold": thresholds.cv_zscore_threshold}
     run_counts = connection.execute(_RUN_COUNTS, {**parameters, "run_id": run["run_id"]})

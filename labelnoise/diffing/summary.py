@@ -16,8 +16,8 @@ class MethodCounts:
     section is absent from the run or the base run. Flagged counts are `None`
     for a run whose section is absent. `scored` is the denominator of the
     flagged rate: windows scored by cross validation for window methods,
-    enabled samples for cosine methods; a rate is `None` when it is unknown
-    or zero.
+    enabled samples for cosine methods. A rate is `None` when its denominator
+    is unknown or zero.
     """
 
     method: str
@@ -100,7 +100,7 @@ class FlagChange:
 class DiffSummary:
     """A stored diff: verdict, reasons, per-method counts and the worst new flags.
 
-    `methods` follows the order of `models.diffs.METHODS`. `top_new` holds
+    `methods` follows the order of `models.diffs.METHODS`. `top_new` contains
     the worst new flags of each method in that order, worst first.
     """
 

@@ -1,7 +1,7 @@
 """Test data for the diff tests: real emulator results, and an oracle that classifies flags.
 
-`fetch_results` asks the emulator over HTTP for a data-quality job and its
-results, as a flow does. `expected_changes` classifies flags with Python
+`fetch_results` starts a data-quality job on the emulator over HTTP and
+fetches its results, as a flow does. `expected_changes` classifies flags with Python
 sets, independently of the SQL in `labelnoise.diffing`, so the tests compare
 two implementations of the same rules.
 """

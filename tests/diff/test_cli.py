@@ -109,7 +109,7 @@ def test_diff_needs_project_among_several(
 
     assert result.exit_code == 2
     assert result.stderr == (
-        "Error: The warehouse holds 2 projects (1, 7); pick one with --project\n"
+        "Error: The warehouse contains 2 projects (1, 7); pick one with --project\n"
     )
 
 

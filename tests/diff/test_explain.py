@@ -1,7 +1,7 @@
 """Query plans of the reporting views at about a million fact rows.
 
 The rows are generated with generate_series inside one transaction that is
-rolled back at the end, so no other test sees them.
+rolled back at the end, so no other test reads them.
 """
 
 from __future__ import annotations
