@@ -12,6 +12,7 @@ from sqlalchemy import Engine, text
 from typer.testing import CliRunner
 
 from labelnoise.cli import app
+from labelnoise.cli import reports as _reports  # noqa: F401  (registers the commands under test)
 from labelnoise.diffing import diff_runs
 from labelnoise.settings import get_settings
 from tests.diff.support import StudioResults, load
