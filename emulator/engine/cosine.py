@@ -22,11 +22,14 @@ of its own label resembles it. A sample is flagged for a kind when at least
 `min_window_share` of its windows are symptomatic of that kind.
 
 For each flagged sample, the issue lists the other samples involved and
-their symptomatic windows, each with its highest similarity to any window
-of the flagged sample. For *similar but different label* those are windows
-of differently labelled samples at or above `similar_threshold`, most
-similar first. For *different but same label* they are windows of samples
-with the same label that stay below `dissimilar_threshold`, least similar
+their symptomatic windows, taken from the best matches found above. For
+*similar but different label* those are windows of other labels among the
+flagged sample's windows' `matches_per_label` best matches across all other
+labels, with a similarity at or above `similar_threshold`. For *different
+but same label* they are the windows of its own label that come closest to
+the flagged sample's windows, which shows how far even the closest ones
+are. Each listed window's score is its highest cosine similarity to any
+window of the flagged sample, and windows and samples come most similar
 first. Both lists are capped (`max_issue_samples` samples with at most
 `max_issue_windows` windows each) so that a response stays small on large
 projects.
@@ -46,7 +49,7 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.neighbors import NearestNeighbors
 
-from emulator.engine.windows import FloatArray, WindowSet
+from emulator.engine.windows import FloatArray, IntArray, WindowSet
 
 
 @dataclass(frozen=True)
@@ -104,50 +107,106 @@ def unit_rows(features: FloatArray) -> FloatArray:
     return features / np.where(norms > 0, norms, 1.0)
 
 
-def best_similarity_per_label(
-    windows: WindowSet, num_labels: int, matches: int
-) -> tuple[FloatArray, FloatArray]:
-    """Return `best_same` and `best_other` for every window (see the module docstring)."""
+@dataclass(frozen=True)
+class LabelMatches:
+    """Each window's best matches: among its own label and across the other labels.
+
+    Rows are window positions (-1 pads), scores cosine similarities (-inf
+    pads), both shaped (windows, matches_per_label), best first.
+    """
+
+    best_same: FloatArray
+    best_other: FloatArray
+    same_rows: IntArray
+    same_scores: FloatArray
+    other_rows: IntArray
+    other_scores: FloatArray
+
+
+def match_windows(windows: WindowSet, num_labels: int, matches: int) -> LabelMatches:
+    """Find every window's best matches per label and their average similarity."""
     count = windows.count
     units = unit_rows(windows.features)
     per_label = np.full((count, num_labels), -np.inf)
+    same_rows = np.full((count, matches), -1, dtype=np.int64)
+    same_scores = np.full((count, matches), -np.inf)
+    other_rows = np.full((count, matches), -1, dtype=np.int64)
+    other_scores = np.full((count, matches), -np.inf)
     max_sample_windows = int(np.diff(windows.sample_offsets).max()) if count else 0
 
     for label in range(num_labels):
         members = np.flatnonzero(windows.labels == label)
         if len(members) == 0:
             continue
-        # Extra candidates make up for the ones dropped from the query's own sample.
-        wanted = min(len(members), matches + max_sample_windows)
-        search = NearestNeighbors(n_neighbors=wanted, algorithm="brute", metric="euclidean")
-        search.fit(units[members])
-        distances, positions = search.kneighbors(units)
-        candidates = members[positions]
-        similarities = 1.0 - distances**2 / 2.0  # both vectors have unit length
-
-        other_sample = windows.sample_index[candidates] != windows.sample_index[:, np.newaxis]
-        # Kneighbors returns nearest first, so the first `matches` kept ones are the best.
-        kept = np.cumsum(other_sample, axis=1) <= matches
-        use = other_sample & kept
-        found = use.sum(axis=1)
-        totals = np.where(use, similarities, 0.0).sum(axis=1)
+        rows, scores = _best_matches_in(windows, units, members, matches, max_sample_windows)
+        found = np.isfinite(scores).sum(axis=1)
+        totals = np.where(np.isfinite(scores), scores, 0.0).sum(axis=1)
         per_label[:, label] = np.where(found > 0, totals / np.maximum(found, 1), -np.inf)
 
-    rows = np.arange(count)
-    best_same = per_label[rows, windows.labels]
+        own = windows.labels == label
+        same_rows[own] = rows[own]
+        same_scores[own] = scores[own]
+        other_rows[~own], other_scores[~own] = _merge_best(
+            other_rows[~own], other_scores[~own], rows[~own], scores[~own], matches
+        )
+
+    all_rows = np.arange(count)
+    best_same = per_label[all_rows, windows.labels]
     others = per_label.copy()
-    others[rows, windows.labels] = -np.inf
+    others[all_rows, windows.labels] = -np.inf
     best_other = others.max(axis=1) if num_labels else np.full(count, -np.inf)
-    return best_same, best_other
+    return LabelMatches(best_same, best_other, same_rows, same_scores, other_rows, other_scores)
+
+
+def _best_matches_in(
+    windows: WindowSet,
+    units: FloatArray,
+    members: IntArray,
+    matches: int,
+    max_sample_windows: int,
+) -> tuple[IntArray, FloatArray]:
+    """Return every window's `matches` most similar windows among `members`, own sample excluded."""
+    # Extra candidates make up for the ones dropped from the query's own sample.
+    wanted = min(len(members), matches + max_sample_windows)
+    search = NearestNeighbors(n_neighbors=wanted, algorithm="brute", metric="euclidean")
+    search.fit(units[members])
+    distances, positions = search.kneighbors(units)
+    candidates = members[positions]
+    similarities = 1.0 - distances**2 / 2.0  # both vectors have unit length
+
+    # Kneighbors returns nearest first, so a stable sort that moves the
+    # window's own sample to the end keeps the best candidates in order.
+    other_sample = windows.sample_index[candidates] != windows.sample_index[:, np.newaxis]
+    order = np.argsort(~other_sample, axis=1, kind="stable")[:, :matches]
+    kept = np.take_along_axis(other_sample, order, axis=1)
+    rows = np.where(kept, np.take_along_axis(candidates, order, axis=1), -1)
+    scores = np.where(kept, np.take_along_axis(similarities, order, axis=1), -np.inf)
+    width = min(matches, rows.shape[1])
+    padded_rows = np.full((len(units), matches), -1, dtype=np.int64)
+    padded_scores = np.full((len(units), matches), -np.inf)
+    padded_rows[:, :width] = rows[:, :width]
+    padded_scores[:, :width] = scores[:, :width]
+    return padded_rows, padded_scores
+
+
+def _merge_best(
+    rows: IntArray, scores: FloatArray, new_rows: IntArray, new_scores: FloatArray, keep: int
+) -> tuple[IntArray, FloatArray]:
+    """Merge two best-first match lists per window and keep the `keep` best."""
+    all_rows = np.concatenate([rows, new_rows], axis=1)
+    all_scores = np.concatenate([scores, new_scores], axis=1)
+    order = np.argsort(-all_scores, axis=1, kind="stable")[:, :keep]
+    return np.take_along_axis(all_rows, order, axis=1), np.take_along_axis(
+        all_scores, order, axis=1
+    )
 
 
 def find_cosine_issues(
     windows: WindowSet, num_labels: int, settings: CosineSettings
 ) -> CosineResult:
     """Compute both cosine-similarity issue lists over all windows."""
-    best_same, best_other = best_similarity_per_label(
-        windows, num_labels, settings.matches_per_label
-    )
+    found = match_windows(windows, num_labels, settings.matches_per_label)
+    best_same, best_other = found.best_same, found.best_other
     similar = (best_other >= settings.similar_threshold) & (best_other > best_same)
     dissimilar = np.isfinite(best_same) & (best_same < settings.dissimilar_threshold)
 
@@ -159,9 +218,13 @@ def find_cosine_issues(
         if high == low:
             continue
         if similar[low:high].mean() >= settings.min_window_share:
-            similar_issues.append(_similar_issue(windows, units, sample, settings))
+            rows = found.other_rows[low:high][
+                found.other_scores[low:high] >= settings.similar_threshold
+            ]
+            similar_issues.append(_issue(windows, units, sample, rows, settings))
         if dissimilar[low:high].mean() >= settings.min_window_share:
-            dissimilar_issues.append(_dissimilar_issue(windows, units, sample, settings))
+            rows = found.same_rows[low:high][found.same_rows[low:high] >= 0]
+            dissimilar_issues.append(_issue(windows, units, sample, rows, settings))
 
     return CosineResult(
         best_same=best_same,
@@ -171,55 +234,27 @@ def find_cosine_issues(
     )
 
 
-def _similarity_to_sample(windows: WindowSet, units: FloatArray, sample: int) -> FloatArray:
-    """Highest similarity of every window to any window of `sample`."""
-    low, high = windows.sample_offsets[sample], windows.sample_offsets[sample + 1]
-    result: FloatArray = (units @ units[low:high].T).max(axis=1)
-    return result
-
-
-def _similar_issue(
-    windows: WindowSet, units: FloatArray, sample: int, settings: CosineSettings
-) -> CosineIssue:
-    scores = _similarity_to_sample(windows, units, sample)
-    label = windows.labels[windows.sample_offsets[sample]]
-    candidates = (windows.labels != label) & (scores >= settings.similar_threshold)
-    return CosineIssue(sample, _group_by_sample(windows, scores, candidates, settings, True))
-
-
-def _dissimilar_issue(
-    windows: WindowSet, units: FloatArray, sample: int, settings: CosineSettings
-) -> CosineIssue:
-    scores = _similarity_to_sample(windows, units, sample)
-    label = windows.labels[windows.sample_offsets[sample]]
-    candidates = (
-        (windows.labels == label)
-        & (windows.sample_index != sample)
-        & (scores < settings.dissimilar_threshold)
-    )
-    return CosineIssue(sample, _group_by_sample(windows, scores, candidates, settings, False))
-
-
-def _group_by_sample(
+def _issue(
     windows: WindowSet,
-    scores: FloatArray,
-    candidates: np.ndarray,
+    units: FloatArray,
+    sample: int,
+    candidate_rows: IntArray,
     settings: CosineSettings,
-    most_similar_first: bool,
-) -> tuple[IssueSample, ...]:
-    """Group candidate windows by sample, order both levels by score and cap them."""
-    rows = np.flatnonzero(candidates)
-    # Sort by score, then by row so that equal scores keep a stable order.
-    keys = -scores[rows] if most_similar_first else scores[rows]
-    rows = rows[np.lexsort((rows, keys))]
-
+) -> CosineIssue:
+    """Build the issue of a flagged sample from the windows that matched it."""
+    low, high = windows.sample_offsets[sample], windows.sample_offsets[sample + 1]
+    rows = np.unique(candidate_rows)
+    scores = (units[rows] @ units[low:high].T).max(axis=1) if len(rows) else np.zeros(0)
+    # Most similar first; equal scores keep window order.
+    order = np.lexsort((rows, -scores))
     grouped: dict[int, list[tuple[int, float]]] = {}
-    for row in rows:
-        sample = int(windows.sample_index[row])
-        if sample not in grouped and len(grouped) >= settings.max_issue_samples:
+    for row, score in zip(rows[order], scores[order], strict=True):
+        owner = int(windows.sample_index[row])
+        if owner not in grouped and len(grouped) >= settings.max_issue_samples:
             continue
-        group = grouped.setdefault(sample, [])
+        group = grouped.setdefault(owner, [])
         if len(group) < settings.max_issue_windows:
-            group.append((int(row), float(scores[row])))
+            group.append((int(row), float(score)))
     # Dicts keep insertion order, so samples come out by their best window.
-    return tuple(IssueSample(sample, tuple(pairs)) for sample, pairs in grouped.items())
+    issues = tuple(IssueSample(owner, tuple(pairs)) for owner, pairs in grouped.items())
+    return CosineIssue(sample, issues)
