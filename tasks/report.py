@@ -144,9 +144,12 @@ def publish_report(outcome: RunOutcome, summary: DiffSummary | None) -> None:
         },
     )
     logger.warning(
-        "Label quality of %s regressed in run %d against run %d: %s",
+        "Label quality of %s regressed in run %d against run %d: %d new flags, %d cleared; "
+        "the %r artifact lists the reasons",
         outcome.project_label,
         outcome.run_id,
         summary.base_run_id,
-        "; ".join(summary.reasons),
+        outcome.new_flags,
+        outcome.cleared_flags,
+        artifact_key(outcome.project_id),
     )

@@ -6,6 +6,14 @@ from __future__ import annotations
 from labelnoise.cli.app import app
 
 # Command modules, one per area. Keep this block sorted.
+# isort: split
+from labelnoise.cli import (
+    db,  # noqa: F401
+    emulator,  # noqa: F401
+    reports,  # noqa: F401
+    runs,  # noqa: F401
+)
+
 # (end of command modules)
 
 

@@ -8,9 +8,11 @@ still sending them to the harness server.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import prefect.main  # noqa: F401
 import pytest
 from prefect.events.clients import AssertingPassthroughEventsClient
 from prefect.events.schemas.events import Event
@@ -19,13 +21,28 @@ from prefect.testing.utilities import prefect_test_harness
 from sqlalchemy import Engine
 
 from emulator.server import EmulatorServer
+from labelnoise.cli.runs import PREFECT_ANALYTICS_VARIABLE as ANALYTICS_VARIABLE
 from labelnoise.settings import get_settings
+
+# `prefect.main` (imported above) points Prefect's console log handler at
+# the current stderr. Importing it here, at collection, keeps that handler
+# off the short-lived streams of `CliRunner`, which close after each command.
 
 
 @pytest.fixture(scope="session")
 def prefect_harness() -> Iterator[None]:
-    with prefect_test_harness():
-        yield
+    # The harness server inherits the environment; without this it would try
+    # to send usage data to Prefect, a host outside this machine.
+    previous = os.environ.get(ANALYTICS_VARIABLE)
+    os.environ[ANALYTICS_VARIABLE] = "false"
+    try:
+        with prefect_test_harness():
+            yield
+    finally:
+        if previous is None:
+            os.environ.pop(ANALYTICS_VARIABLE, None)
+        else:
+            os.environ[ANALYTICS_VARIABLE] = previous
 
 
 @pytest.fixture
