@@ -1,9 +1,10 @@
 """Connect to the warehouse database and migrate it.
 
-`DATABASE_URL` selects any PostgreSQL 14 or newer. Without it, an embedded
-PostgreSQL from the `pgserver` package runs in `settings.data_dir/"postgres"`,
-and its data stays there between runs. The loader needs psycopg 3 for COPY,
-so every URL is driven by `postgresql+psycopg`.
+`DATABASE_URL` selects the server: PostgreSQL 14 or newer, although the
+tests run only on the 16.2 that pgserver 0.1.4 bundles. Without it, an
+embedded PostgreSQL from the `pgserver` package runs in
+`settings.data_dir/"postgres"`, and its data stays there between runs. The
+loader needs psycopg 3 for COPY, so every URL uses `postgresql+psycopg`.
 """
 
 from __future__ import annotations

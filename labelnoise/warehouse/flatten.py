@@ -121,7 +121,7 @@ def _chunks(lines: Iterable[str]) -> Iterator[str]:
 
 
 class Flattener:
-    """COPY text of one run's results; each table's generator may be consumed once.
+    """COPY data of one run's results; each table's generator may be consumed once.
 
     The flattener keeps the three method sections, not the decoded response,
     so `release` can free a section once its tables are written.
@@ -209,8 +209,8 @@ class Flattener:
     def release(self, section: str) -> None:
         """Drop a method section (`cosine_similarity`, `neighbors` or `cross_validation`).
 
-        Its structs are freed once no caller holds the decoded response, and
-        its generators then yield nothing.
+        Its structs are freed once nothing else references the decoded
+        response, and its generators then yield nothing.
         """
         if section not in ("cosine_similarity", "neighbors", "cross_validation"):
             raise ValueError(f"Unknown label-noise section {section!r}")

@@ -300,7 +300,7 @@ def _failure_message(run_id: int, project_id: int, exc: Exception) -> str:
         f"before the load: {str(exc).rstrip('.')}."
     )
     if isinstance(exc, LoadError):
-        return message  # it already says what to do
+        return message  # its message already names the next step
     return f"{message} Fix the cause, then run `labelnoise reload {run_id}`."
 
 
