@@ -143,7 +143,7 @@ def test_emulator_serves_custom_dataset(tmp_path: Path) -> None:
     assert summary["labels"] == ["high", "low", "mid"]
     assert summary["dataCount"] == 9
     assert job["finishedSuccessful"] is True
-    assert len(scores) == 9 * 17
+    assert len(scores) == 9 * 15  # 3000 ms windows every 500 ms in 10 s
 
 
 def test_too_short_samples_fail_job(tmp_path: Path) -> None:
@@ -157,6 +157,6 @@ def test_too_short_samples_fail_job(tmp_path: Path) -> None:
 
     assert job["finishedSuccessful"] is False
     assert log.json()["stdout"][0]["data"] == (
-        "Failed to calculate data quality metrics: No sample is at least 2000 ms long, so "
+        "Failed to calculate data quality metrics: No sample is at least 3000 ms long, so "
         "there are no windows to analyse; shorten the window or add longer samples"
     )

@@ -103,7 +103,7 @@ def test_job_log_matches_model(studio: httpx.Client, emulator: EmulatorServer) -
     lines = [item.data for item in log.stdout]
     assert lines[0] == "Job started"
     assert lines[1] == "Calculating data quality metrics over 40 training samples"
-    assert lines[2] == "Windowed 40 samples into 680 windows of 2000 ms every 500 ms"
+    assert lines[2] == "Windowed 40 samples into 600 windows of 3000 ms every 500 ms"
     assert lines[-1] == "Job completed"
     assert log.total_count == len(lines)
 

@@ -64,8 +64,8 @@ def test_results_match_model(studio: httpx.Client, emulator: EmulatorServer) -> 
     results = assert_matches_model(GetLabelNoiseDataResponse, response)
 
     assert results.success is True
-    assert results.data.neighbors.num_neighbors == 10
-    assert len(results.data.cross_validation.scores) == 680
+    assert results.data.neighbors.num_neighbors == 20
+    assert len(results.data.cross_validation.scores) == 600
 
 
 def test_flipped_results_match_model(studio: httpx.Client, emulator: EmulatorServer) -> None:
@@ -90,7 +90,7 @@ def test_windows_lie_inside_samples(studio: httpx.Client, emulator: EmulatorServ
     scores = label_noise(studio, emulator.project_id)["data"]["crossValidation"]["scores"]
 
     assert {(score["windowStart"], score["windowEnd"]) for score in scores} == {
-        (start, start + 2000) for start in range(0, 8001, 500)
+        (start, start + 3000) for start in range(0, 7001, 500)
     }
 
 
@@ -119,8 +119,8 @@ def test_neighbor_scores_above_zero(studio: httpx.Client, emulator: EmulatorServ
     entries = label_noise(studio, emulator.project_id)["data"]["neighbors"]["scoresAndNeighbors"]
 
     assert entries != []
-    assert all(0 < entry["score"] <= 10 for entry in entries)
-    assert all(len(entry["neighborWindows"]) == 10 for entry in entries)
+    assert all(0 < entry["score"] <= 20 for entry in entries)
+    assert all(len(entry["neighborWindows"]) == 20 for entry in entries)
     assert all(
         neighbor["id"] != entry["id"] for entry in entries for neighbor in entry["neighborWindows"]
     )
