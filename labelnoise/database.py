@@ -117,6 +117,8 @@ def upgrade_database(engine: Engine) -> None:
     Concurrent callers are serialized by a PostgreSQL advisory lock, so two
     processes starting on a fresh database do not both create the tables.
     """
+    # Alembic 1.20 logs one INFO line per autogenerate plugin when it is imported.
+    _quiet_logger("alembic.runtime.plugins")
     from alembic import command
 
     config = alembic_config()
@@ -187,7 +189,19 @@ def _import_pgserver() -> Any:
         warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR", category=UserWarning)
         import pgserver
 
+    # pgserver logs every pg_ctl command line and its whole output at INFO;
+    # our own INFO line already says which database is used.
+    _quiet_logger("pgserver")
     return pgserver
+
+
+def _quiet_logger(name: str) -> None:
+    """Raise a chatty library logger to WARNING, unless it is configured or DEBUG is on."""
+    library_logger = logging.getLogger(name)
+    if library_logger.level == logging.NOTSET and not logging.getLogger().isEnabledFor(
+        logging.DEBUG
+    ):
+        library_logger.setLevel(logging.WARNING)
 
 
 def _create_database(admin_uri: str, database: str, pgdata: Path) -> None:
