@@ -52,7 +52,7 @@ def run_project(
     """Run one project: trigger its data-quality job, load the results and diff them.
 
     `project_id` picks a project of the projects file (`projects_file`, or
-    the `projects_file` setting); it may be left out when there is only one
+    the `projects_file` setting). It may be left out when there is only one
     project, such as the `EI_API_KEY` project without a file.
     `trigger_mode` overrides the project's trigger mode for this run.
     """
@@ -77,8 +77,8 @@ def track_project(project: ProjectConfig) -> RunOutcome:
         try:
             outcome, summary = _collect_results(project, started)
         except Exception as exc:
-            # Broad on purpose: whatever stopped the run is recorded on its
-            # row and raised again. A cancellation or crash is not an
+            # Broad on purpose, because whatever stopped the run is recorded
+            # on its row and raised again. A cancellation or crash is not an
             # `Exception`, so it leaves the row resumable.
             _record_failure(project, started.run_id, exc)
             raise
@@ -109,8 +109,8 @@ def _collect_results(
         job_resumed=started.job_id is not None,
     )
 
-    # Only a run that started no job can be unchanged: a job's results are
-    # new by definition, even when their bytes repeat.
+    # Only a run that started no job can be unchanged, because a run that
+    # waited for a job loads that job's results even when their bytes repeat.
     if job_id is None and archived.same_as_run_id is not None:
         mark_run_unchanged(project, run_id, archived.same_as_run_id)
         unchanged = RunOutcome(
@@ -152,7 +152,7 @@ def _record_failure(project: ProjectConfig, run_id: int, exc: Exception) -> None
     try:
         record_failure(project, run_id, describe_failure(exc))
     except (SQLAlchemyError, WarehouseError) as record_error:
-        # The original error is the one to raise; this one is only logged.
+        # Only logged, so that the original error is the one raised.
         get_run_logger().error(
             "Could not mark run %d of %s failed: %s", run_id, project.label, record_error
         )

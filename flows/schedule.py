@@ -1,6 +1,6 @@
 """The deployments that `labelnoise serve` serves: the nightly schedule and ad-hoc runs.
 
-`prefect.yaml` declares the same two deployments for a work pool; a test
+`prefect.yaml` declares the same two deployments for a work pool. A test
 keeps the names, schedule and parameters of both in step.
 """
 
@@ -35,7 +35,7 @@ def build_deployments(
     the previous one still running is cancelled rather than queued.
     """
     # Called from synchronous code, `to_deployment` returns the deployment
-    # itself; its annotation also allows the coroutine of asynchronous callers.
+    # itself. Its annotation also allows the coroutine of asynchronous callers.
     nightly_deployment = nightly.to_deployment(
         name=NIGHTLY_DEPLOYMENT,
         description="Run every configured project: trigger, load and diff label noise.",
@@ -48,7 +48,7 @@ def build_deployments(
     )
     adhoc_deployment = run_project.to_deployment(
         name=ADHOC_DEPLOYMENT,
-        description="Run one project now; pass project_id when there are several.",
+        description="Run one project now. Pass project_id when there are several.",
         parameters={"project_id": None, "projects_file": projects_file, "trigger_mode": None},
         tags=TAGS,
     )

@@ -54,7 +54,7 @@ class Relabel:
 
 @dataclass(frozen=True)
 class DemoResult:
-    """What the demo did and where its results are."""
+    """Outcome of the demo: its two runs, the relabelled samples and where the data is."""
 
     project_id: int
     first: RunOutcome
@@ -138,25 +138,25 @@ def write_demo_projects_file(path: Path, project_id: int) -> Path:
 def choose_relabels(samples: list[tuple[int, str, str]], count: int) -> list[Relabel]:
     """Pick `count` training samples and a different label for each, deterministically.
 
-    `samples` holds (sample id, filename, label) of the training set. The
+    `samples` contains (sample id, filename, label) of each training sample. The
     picks go round the labels in sorted order, taking the lowest sample ids
     first, and each sample moves to the next label in that order, as a
     careless relabelling session might.
     """
     labels = sorted({label for _, _, label in samples})
     if len(labels) < 2:
-        raise ValueError(f"Relabelling needs at least two labels; the project has {labels}")
+        raise ValueError(f"Relabelling needs at least two labels, but the project has {labels}")
 
     by_label = {label: sorted(s for s in samples if s[2] == label) for label in labels}
     relabels: list[Relabel] = []
     position = 0
     while len(relabels) < count:
         label = labels[position % len(labels)]
-        taken = position // len(labels)
-        if taken >= max(len(group) for group in by_label.values()):
+        round_number = position // len(labels)
+        if round_number >= max(len(group) for group in by_label.values()):
             break
-        if taken < len(by_label[label]):
-            sample_id, filename, _ = by_label[label][taken]
+        if round_number < len(by_label[label]):
+            sample_id, filename, _ = by_label[label][round_number]
             new_label = labels[(labels.index(label) + 1) % len(labels)]
             relabels.append(Relabel(sample_id, filename, label, new_label))
         position += 1
@@ -204,7 +204,7 @@ def list_reporting_views(engine: Engine) -> list[str]:
 def run_demo(console: Console, *, relabel_count: int = DEFAULT_RELABEL_COUNT) -> DemoResult:
     """Run the bundled project twice with a relabelling in between, showing each step.
 
-    Whatever `DATABASE_URL` and `EI_API_KEY` say, the demo uses the embedded
+    Whatever `DATABASE_URL` and `EI_API_KEY` are set to, the demo uses the embedded
     PostgreSQL in the `data_dir` setting and the emulator, so it never
     writes demo data into a real warehouse or asks a real Studio anything.
     """
@@ -288,7 +288,7 @@ def _read_report(project_id: int) -> str | None:
 
     from tasks.report import artifact_key
 
-    # A client of our own, closed on exit: `Artifact.get` leaves its client open.
+    # `Artifact.get` would leave its HTTP client open, so read through one closed on exit.
     with get_client(sync_client=True) as client:
         artifacts = client.read_artifacts(
             artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[artifact_key(project_id)])),

@@ -24,7 +24,7 @@ setting alone describes one project (`EI_PROJECT_ID`, or the project the
 key belongs to).
 
 A `ProjectConfig` is safe to pass as a Prefect flow or task parameter,
-because it holds the key's source and never the key.
+because it contains the key's source and never the key.
 """
 
 from __future__ import annotations

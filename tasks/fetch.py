@@ -17,7 +17,7 @@ from tasks.retry import RETRY_DELAYS, retry_on_transient
 
 @dataclass(frozen=True)
 class FetchedResults:
-    """What a run fetched: the raw label-noise body, label names and every sample."""
+    """Results of one fetch: the raw label-noise body, the label names and every sample."""
 
     body: bytes
     labels: list[str]

@@ -19,11 +19,11 @@ REGRESSION_EVENT = "labelnoise.regression.detected"
 
 @dataclass(frozen=True)
 class RunOutcome:
-    """How one project run ended, when it did not fail.
+    """Outcome of one project run that did not fail.
 
     `status` is `loaded` or `unchanged`. `new_flags` counts flags new since
-    the base run; `cleared_flags` counts the base run's flags that are gone
-    (resolved, or their sample was relabelled or removed).
+    the base run. `cleared_flags` counts the base run's flags that are gone,
+    because they were resolved or their sample was relabelled or removed.
     """
 
     project_id: int
@@ -45,7 +45,7 @@ class RunOutcome:
         return f"project {self.project_id}{name}"
 
     def summary_line(self) -> str:
-        """One line for logs and the command line, such as the nightly run's summary."""
+        """Format the run's one-line summary, which logs and the command line show."""
         if self.status == "unchanged":
             return (
                 f"{self.project_label}: run {self.run_id} unchanged, "
@@ -79,7 +79,7 @@ class ProjectFailure:
         return f"{self.project_label}: failed: {self.error}"
 
 
-# Job log lines quoted in a failure message; the run row keeps the message.
+# Number of job log lines quoted in a failure message, which the run row keeps.
 JOB_LOG_LINES_IN_ERROR = 5
 
 
@@ -97,7 +97,7 @@ def describe_failure(exc: BaseException) -> str:
 
 
 def artifact_key(project_id: int) -> str:
-    """Key of a project's report artifact; one key keeps its history across runs."""
+    """Return the key of a project's report artifact, one per project to keep its history."""
     return f"labelnoise-project-{project_id}"
 
 
@@ -144,8 +144,8 @@ def publish_report(outcome: RunOutcome, summary: DiffSummary | None) -> None:
         },
     )
     logger.warning(
-        "Label quality of %s regressed in run %d against run %d: %d new flags, %d cleared; "
-        "the %r artifact lists the reasons",
+        "Label quality of %s regressed in run %d against run %d: %d new flags, %d cleared. "
+        "The %r artifact lists the reasons",
         outcome.project_label,
         outcome.run_id,
         summary.base_run_id,

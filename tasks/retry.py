@@ -1,8 +1,8 @@
-"""Which task failures are worth a task-level retry.
+"""The rule for retrying a failed task.
 
 The Studio client already retries each HTTP request that may be retried.
-A task retry covers what is left: a step that failed on a transient error
-after those retries, and only in a task that is safe to run twice.
+A task retry covers a step that still failed on a transient error after
+those retries, and only tasks that are safe to run twice use it.
 """
 
 from __future__ import annotations

@@ -55,7 +55,7 @@ def trigger_job(project: ProjectConfig, run_id: int) -> int | None:
             if project.trigger_mode is not TriggerMode.AUTO:
                 raise
             logger.warning(
-                "Studio rejected the data-quality trigger of %s in run %d (%s); trigger "
+                "Studio rejected the data-quality trigger of %s in run %d (%s). Trigger "
                 "mode is auto, so the run goes on with the latest results Studio has",
                 project.label,
                 run_id,

@@ -2,7 +2,7 @@
 
 Flows run in Prefect's ephemeral mode unless `PREFECT_API_URL` is set.
 Without `EI_API_KEY` and without a projects file, `run`, `nightly` and
-`serve` start the bundled Studio emulator and say so. Each command exits
+`serve` start the bundled Studio emulator and log a warning. Each command exits
 with status 0 on success, 1 when a run failed and 2 when the settings or
 the projects file are invalid.
 """
@@ -26,7 +26,7 @@ from labelnoise.exceptions import ConfigurationError, LabelnoiseError
 from labelnoise.settings import TriggerMode, get_settings
 
 # Prefect's server sends anonymous usage data to Prefect on startup unless
-# this is false; labelnoise commands talk to no host the user did not configure.
+# this is false. labelnoise commands talk to no host the user did not configure.
 PREFECT_ANALYTICS_VARIABLE = "PREFECT_SERVER_ANALYTICS_ENABLED"
 
 EXIT_RUN_FAILED = 1
@@ -37,8 +37,8 @@ ProjectsFileOption = Annotated[
     typer.Option(
         "--projects-file",
         help=(
-            "TOML projects file. Default: the LABELNOISE_PROJECTS_FILE setting; "
-            "without one, the EI_API_KEY project is the only project."
+            "TOML projects file. Default: the LABELNOISE_PROJECTS_FILE setting. "
+            "Without either, the EI_API_KEY project is the only project."
         ),
     ),
 ]
@@ -71,9 +71,9 @@ def demo(
     """Try labelnoise with no account: two runs of the bundled project and their diff.
 
     Starts the embedded PostgreSQL and the Studio emulator on a free
-    loopback port, runs the bundled BasicMotions project, relabels a few
-    samples through the emulator's edit-label API, runs it again, and shows
-    the diff with its verdict and where to find the data.
+    loopback port, and runs the bundled BasicMotions project. Then it
+    relabels a few samples through the emulator's edit-label API, runs the
+    project again, and shows the diff with its verdict and where the data is.
     """
     from labelnoise.demo import run_demo
 
@@ -93,7 +93,7 @@ def run_command(
         int | None,
         typer.Option(
             "--project",
-            help="Id of the Edge Impulse project to run; optional when only one is configured.",
+            help="Id of the Edge Impulse project to run. Optional with one project.",
         ),
     ] = None,
     projects_file: ProjectsFileOption = None,
@@ -130,8 +130,8 @@ def nightly(
 ) -> None:
     """Run every configured project once, as the nightly schedule does.
 
-    A failing project does not stop the others; the command exits with
-    status 1 after all have run, naming each failed project.
+    A failing project does not stop the others. After all have run, the
+    command exits with status 1 if any failed, naming each failed project.
     """
     from flows.nightly import nightly as nightly_flow
 
@@ -163,7 +163,7 @@ def serve(
     """Serve the nightly schedule and ad-hoc project runs from this process, with no work pool.
 
     Needs a Prefect server (PREFECT_API_URL), whose scheduler creates the
-    nightly runs; this process runs them until it is stopped.
+    nightly runs. This process runs them until it is stopped.
     """
     from prefect import serve as serve_deployments
     from prefect.settings import PREFECT_API_URL

@@ -102,6 +102,8 @@ def test_relabelling_gives_regression(
     assert event.payload["run_id"] == second.run_id
     assert event.payload["base_run_id"] == first.run_id
     assert event.payload["new_flags"] == second.new_flags
+    related = {(resource.id, resource.role) for resource in event.related}
+    assert (f"labelnoise.run.{second.run_id}", "labelnoise-run") in related
 
 
 def test_steady_run_emits_no_event(
