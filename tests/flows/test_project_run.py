@@ -8,7 +8,7 @@ from collections.abc import Callable
 import pytest
 from prefect import flow
 from prefect.events.schemas.events import Event
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
 from emulator.server import EmulatorServer
 from flows.project_run import run_project
@@ -290,3 +290,29 @@ def test_stale_interrupted_job_not_resumed(
     assert outcome.job_id == new_job
     assert outcome.job_id != interrupted_job
     assert outcome.job_resumed is False
+
+
+def test_api_key_never_recorded(
+    emulator: EmulatorServer, warehouse: Engine, caplog: pytest.LogCaptureFixture
+) -> None:
+    from prefect.client.orchestration import get_client
+
+    emulator.state.set_refuse_trigger(emulator.project_id, "forbidden")
+    with caplog.at_level(logging.DEBUG), pytest.raises(StudioAuthenticationError):
+        run_project(trigger_mode=TriggerMode.ALWAYS)
+    emulator.state.set_refuse_trigger(emulator.project_id, None)
+    with caplog.at_level(logging.DEBUG):
+        run_project()
+
+    with warehouse.connect() as connection:
+        rows = connection.execute(
+            text("SELECT row_to_json(run)::text FROM labelnoise.runs AS run")
+        ).scalars()
+        stored = "\n".join(rows)
+    with get_client(sync_client=True) as client:
+        parameters = [str(run.parameters) for run in client.read_flow_runs()]
+
+    assert emulator.api_key not in caplog.text
+    assert emulator.api_key not in stored
+    assert emulator.api_key not in read_artifact_markdown(artifact_key(1))
+    assert all(emulator.api_key not in run_parameters for run_parameters in parameters)
