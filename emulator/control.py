@@ -14,7 +14,7 @@ emulator by hand (for example with curl):
 | `PUT /_emulator/projects/{projectId}/include-samples` | body `{"include": true}` or false |
 | `POST /_emulator/jobs/pause` | hold new jobs in the created state |
 | `POST /_emulator/jobs/resume` | release held jobs |
-| `GET /_emulator/requests` | the answered Studio requests: method, operation, project, status |
+| `GET /_emulator/requests` | Studio requests so far: method, operation, project, status |
 | `POST /_emulator/reset` | pristine labels, no jobs, results or faults |
 
 A request with an invalid body gets HTTP 422 with FastAPI's validation

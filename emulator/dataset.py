@@ -1,6 +1,6 @@
 """Load a project's samples from Edge Impulse data-acquisition JSON files.
 
-A dataset directory holds one JSON document per sample, in the format that
+A dataset directory contains one JSON document per sample, in the format that
 Studio ingests and exports (`protected`, `signature`, `payload` with
 `interval_ms`, `sensors` and `values`). The category of a sample comes from
 the subfolder it sits in (`training`, `testing`, `validation`,
@@ -92,8 +92,8 @@ def load_dataset(
 ) -> list[SampleRecord]:
     """Load every sample under `directory`, with ids counting up from `first_sample_id`.
 
-    Raises `ConfigurationError` when the directory is missing, holds no
-    samples, or holds a document that is not valid data-acquisition JSON.
+    Raises `ConfigurationError` when the directory is missing, contains no
+    samples, or contains a document that is not valid data-acquisition JSON.
     """
     if not directory.is_dir():
         raise ConfigurationError(

@@ -26,6 +26,8 @@ from emulator.app import create_app
 from emulator.routes import API_PREFIX
 from emulator.state import EmulatorState, ProjectSpec
 
+__all__ = ["EmulatorServer", "ProjectSpec", "check_loopback_host", "generate_api_key"]
+
 logger = logging.getLogger(__name__)
 
 DEFAULT_PROJECT_ID = 1
@@ -47,7 +49,8 @@ def default_project(api_key: str | None = None) -> ProjectSpec:
     )
 
 
-def _check_loopback(host: str) -> None:
+def check_loopback_host(host: str) -> None:
+    """Raise ValueError unless every address of `host` is a loopback address."""
     try:
         addresses = {info[4][0] for info in socket.getaddrinfo(host, None)}
     except socket.gaierror as exc:
@@ -97,7 +100,7 @@ class EmulatorServer:
         sets that default project's key and is ignored when `projects` is
         given. Port 0 picks a free port.
         """
-        _check_loopback(host)
+        check_loopback_host(host)
         specs = tuple(projects) if projects else (default_project(api_key),)
         state = EmulatorState(specs)
         config = uvicorn.Config(

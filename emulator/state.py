@@ -1,6 +1,6 @@
 """In-process state of the emulator: projects, samples, jobs, results and faults.
 
-Request handlers and tests share one `EmulatorState`. Every mutation holds
+Request handlers and tests share one `EmulatorState`. Every mutation acquires
 `lock`, so job threads and request threads see consistent data.
 """
 
@@ -45,7 +45,7 @@ class ProjectSpec:
 
     `dataset_dir` defaults to the bundled BasicMotions dataset.
     `refuse_trigger` makes the trigger call fail the way a non-staff key may:
-    `"forbidden"` answers HTTP 403, `"success-false"` HTTP 200 with
+    `"forbidden"` responds with HTTP 403, `"success-false"` with HTTP 200 and
     `success: false`. `include_samples` embeds `sample` objects in
     label-noise results. Sample ids count up from `first_sample_id`.
     """
@@ -70,7 +70,7 @@ class ProjectSpec:
 
 @dataclass(frozen=True)
 class RequestRecord:
-    """One request the emulator answered, for tests that count calls."""
+    """One request the emulator responded to, for tests that count calls."""
 
     method: str
     operation: str  # operation id, or the path for requests outside the Studio API
@@ -209,7 +209,7 @@ class EmulatorState:
             self.requests.append(record)
 
     def request_count(self, operation: str, status: int | None = None) -> int:
-        """Count answered requests of an operation id, optionally with one status."""
+        """Count the requests of an operation id responded to so far, optionally with one status."""
         with self.lock:
             return sum(
                 1

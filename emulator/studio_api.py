@@ -1,15 +1,17 @@
 """Routes of the emulated Studio API, mounted under `/v1`.
 
-Error statuses follow what the `edgeimpulse-api` bindings expect: 400 for an
-invalid parameter or body, 401 for a missing or unknown `x-api-key`, 403 for a
-key of another project (and for a refused trigger in `forbidden` mode), 404
-for an unknown project, job or sample. Every error body is
+The `edgeimpulse-api` bindings raise a distinct exception for 401, 403 and
+404, and the emulator uses the statuses like this: 400 for an invalid
+parameter or body, 401 for a missing or unknown `x-api-key`, 403 for a key
+of another project (and for a refused trigger in `forbidden` mode), 404 for
+an unknown project, job or sample. Every error body is
 `{"success": false, "error": "..."}`.
 
-Label-noise results before any successful job answer HTTP 200 with
-`success: false`, because Studio reports a missing result as an
-application error rather than a missing resource; `.../exists` answers
-`hasFeatures: false`.
+Before any successful job, the label-noise endpoint responds with HTTP 200
+and `success: false`, and `.../exists` with `hasFeatures: false`. Studio
+does not document this case. The bindings declare only HTTP 200 for the
+endpoint, so clients must already treat `success: false` as a failure,
+which makes it the safer reading.
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ INCLUDE_DISABLED = ("both", "enabled", "disabled")
 
 
 class StudioError(Exception):
-    """An error answer: HTTP status and the `error` text of the body."""
+    """An error response: HTTP status and the `error` text of the body."""
 
     def __init__(self, status: int, message: str) -> None:
         super().__init__(message)

@@ -83,9 +83,7 @@ def cross_validate(
             # A one-label fold gives that label probability 1 for every window.
             probabilities[test, train_labels[0]] = 1.0
             continue
-        model = LogisticRegression(
-            C=inverse_regularization, max_iter=MAX_ITERATIONS, tol=TOLERANCE
-        )
+        model = LogisticRegression(C=inverse_regularization, max_iter=MAX_ITERATIONS, tol=TOLERANCE)
         model.fit(windows.features[train], train_labels)
         probabilities[np.ix_(test, model.classes_)] = model.predict_proba(windows.features[test])
 

@@ -7,8 +7,8 @@ recording are near-copies and would vouch for each other's label. Distance
 ties are broken by window order, so the result is deterministic.
 
 The score of a window w is the number of its own k nearest neighbours whose
-label differs from w's label: an integer from 0 to k, and so within the
-range from 0 to the number of windows that Studio documents. Higher means
+label differs from w's label. It is an integer from 0 to k, which lies
+within the range from 0 to the number of windows that Studio documents. Higher means
 more suspicious. Windows with a score above zero are reported, each with
 its neighbours nearest first.
 

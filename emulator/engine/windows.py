@@ -31,7 +31,7 @@ IntArray = npt.NDArray[np.int64]
 
 @dataclass(frozen=True)
 class EngineSample:
-    """A sample as the engine sees it: an id, a label index and its signal."""
+    """Engine input for one sample: its id, label index and signal."""
 
     id: int
     label: int

@@ -1,4 +1,4 @@
-"""The label-noise engine on synthetic data with known answers."""
+"""The label-noise engine on synthetic data with known results."""
 
 from __future__ import annotations
 
