@@ -33,6 +33,7 @@ logger = logging.getLogger(__name__)
 DEFAULT_PROJECT_ID = 1
 DEFAULT_PROJECT_NAME = "BasicMotions"
 STARTUP_TIMEOUT_SECONDS = 30.0
+SHUTDOWN_TIMEOUT_SECONDS = 2
 
 
 def generate_api_key() -> str:
@@ -110,6 +111,8 @@ class EmulatorServer:
             log_level="warning",
             access_log=False,
             lifespan="off",
+            # Stop within seconds even while a latency fault holds a request open.
+            timeout_graceful_shutdown=SHUTDOWN_TIMEOUT_SECONDS,
         )
         server = uvicorn.Server(config)
         thread = threading.Thread(target=server.run, name="emulator-server", daemon=True)

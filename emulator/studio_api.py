@@ -187,7 +187,8 @@ def build_studio_router(state: EmulatorState) -> APIRouter:
         with state.lock:
             body = project_info_json(_project_json(project), project.samples, project.created)
             if _parse_bool(request, "truncateLabels"):
-                # Studio may cut long label lists; totalLabels keeps the full count.
+                # Studio's cut-off is not documented; the emulator keeps the first
+                # 10 labels, and totalLabels still counts them all.
                 body["dataSummary"]["labels"] = body["dataSummary"]["labels"][:10]
         return body
 

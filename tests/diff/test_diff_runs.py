@@ -193,7 +193,7 @@ def test_absent_window_total_leaves_rate_unknown(warehouse: Engine, studio_runs:
     neighbors = summary.methods[0]
     assert neighbors.scored is None
     assert neighbors.flagged_rate is None
-    assert neighbors.base_flagged_rate == neighbors.base_flagged / 680  # type: ignore[operator]
+    assert neighbors.base_flagged_rate == neighbors.base_flagged / 600  # type: ignore[operator]
 
 
 def test_flagged_rates_use_window_and_sample_totals(
