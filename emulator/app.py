@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -15,6 +17,8 @@ from emulator.state import EmulatorState
 from emulator.studio_api import StudioError, build_studio_router, studio_error_response
 
 CONTROL_PREFIX = "/_emulator"
+
+logger = logging.getLogger(__name__)
 
 
 def create_app(state: EmulatorState) -> ASGIApp:
@@ -30,6 +34,10 @@ def create_app(state: EmulatorState) -> ASGIApp:
 
     @app.exception_handler(StudioError)
     async def handle_studio_error(request: Request, exc: StudioError) -> JSONResponse:
+        # The path has no query string, and no message contains an API key.
+        logger.info(
+            "Responded %d to %s %s: %s", exc.status, request.method, request.url.path, exc.message
+        )
         return studio_error_response(exc.status, exc.message)
 
     @app.exception_handler(RequestValidationError)

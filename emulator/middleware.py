@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -16,6 +17,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from emulator.faults import Fault, FaultKind
 from emulator.routes import match_operation
 from emulator.state import EmulatorState, RequestRecord
+
+logger = logging.getLogger(__name__)
 
 
 class FaultMiddleware:
@@ -47,6 +50,12 @@ class FaultMiddleware:
                 else (None, None)
             )
             if latency is not None:
+                logger.info(
+                    "Injecting fault %d (latency %.3f s) on %s",
+                    latency.id,
+                    latency.spec.latency_seconds,
+                    operation,
+                )
                 await asyncio.sleep(latency.spec.latency_seconds)
             if fault is None:
                 await self.app(scope, receive, recording_send)
@@ -65,6 +74,9 @@ class FaultMiddleware:
 
 async def _send_fault(send: Send, fault: Fault) -> None:
     spec = fault.spec
+    logger.info(
+        "Injecting fault %d (%s) on %s", fault.id, spec.kind, spec.endpoint or "any endpoint"
+    )
     headers: list[tuple[bytes, bytes]] = []
     if spec.kind is FaultKind.RATE_LIMIT:
         status = 429
@@ -96,6 +108,9 @@ async def _send_fault(send: Send, fault: Fault) -> None:
 
 def _truncating_send(send: Send, fault: Fault) -> Send:
     """Wrap `send` so that only `keepFraction` of the body goes out."""
+    logger.info(
+        "Injecting fault %d (truncate) on %s", fault.id, fault.spec.endpoint or "any endpoint"
+    )
     start: dict[str, Any] = {}
     chunks: list[bytes] = []
 

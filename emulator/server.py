@@ -111,7 +111,7 @@ class EmulatorServer:
             log_level="warning",
             access_log=False,
             lifespan="off",
-            # Stop within seconds even while a latency fault holds a request open.
+            # Stop within seconds even while a latency fault keeps a request open.
             timeout_graceful_shutdown=SHUTDOWN_TIMEOUT_SECONDS,
         )
         server = uvicorn.Server(config)

@@ -247,6 +247,8 @@ class EmulatorState:
             self._jobs[job.id] = job
             fault = self.faults.take_job_fault(project.id)
         logger.info("Created data-quality job %d for project %d", job.id, project.id)
+        if fault is not None:
+            logger.info("Injecting fault %d (%s) into job %d", fault.id, fault.spec.kind, job.id)
 
         def work(job: Job, emit: Callable[[str], None]) -> bool:
             return self._run_job(job, project, fault, emit)
