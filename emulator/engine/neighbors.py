@@ -61,6 +61,9 @@ def find_neighbors(
 
     # Re-sort each row by (distance, window row) so that ties do not depend on
     # how the search split its work.
+    # NOTE: if more windows tie at the last requested distance than were
+    # requested, which of them the search returned is not guaranteed to be
+    # the same between runs; this needs exact duplicate windows.
     order = np.lexsort((candidates, distances), axis=1)
     candidates = np.take_along_axis(candidates, order, axis=1)
 
