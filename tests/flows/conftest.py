@@ -55,7 +55,7 @@ def flow_settings(
     tmp_path: Path,
 ) -> Iterator[None]:
     """Point the flows' settings at the emulator and the emptied test warehouse."""
-    # The working directory holds no `.env` or `labelnoise.toml` to read.
+    # The temporary working directory contains no `.env` or `labelnoise.toml` to read.
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("LABELNOISE_PROJECTS_FILE", raising=False)
     monkeypatch.setenv("DATABASE_URL", database_url)
