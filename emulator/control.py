@@ -14,8 +14,14 @@ emulator by hand (for example with curl):
 | `PUT /_emulator/projects/{projectId}/include-samples` | body `{"include": true}` or false |
 | `POST /_emulator/jobs/pause` | hold new jobs in the created state |
 | `POST /_emulator/jobs/resume` | release held jobs |
-| `GET /_emulator/requests` | Studio requests so far: method, operation, project, status |
+| `GET /_emulator/requests` | Studio requests so far, logged on arrival: method, operation, |
+| | project and status (`null` until the response starts) |
 | `POST /_emulator/reset` | pristine labels, no jobs, results or faults |
+
+A `latency` fault delays the response after the handler has run, so a
+timed-out trigger call still creates its job. A fault spec with
+`"latencyPhase": "before"` delays the request before its body is read and
+the handler runs. `emulator.faults` describes every field of a fault spec.
 
 A request with an invalid body gets HTTP 422 with FastAPI's validation
 details; an unknown project or fault gets 404.
@@ -91,19 +97,18 @@ def build_control_router(state: EmulatorState) -> APIRouter:
 
     @router.get("/requests")
     def list_requests() -> dict[str, Any]:
+        # Copy under the lock, because the server fills in each status later.
         with state.lock:
-            records = list(state.requests)
-        return {
-            "requests": [
+            requests = [
                 {
                     "method": record.method,
                     "operation": record.operation,
                     "projectId": record.project_id,
                     "status": record.status,
                 }
-                for record in records
+                for record in state.requests
             ]
-        }
+        return {"requests": requests}
 
     @router.post("/reset")
     def reset() -> dict[str, Any]:

@@ -7,7 +7,7 @@ until its count runs out:
 | --- | --- |
 | `rate-limit` | HTTP 429 with `Retry-After` (seconds) |
 | `server-error` | HTTP 500, 502 or 503 (`status`); 503 carries `Retry-After` |
-| `latency` | waits `latencySeconds` before handling the request normally |
+| `latency` | waits `latencySeconds`, then responds normally (see `latencyPhase`) |
 | `truncate` | cuts the response body after `keepFraction` of its bytes |
 | `success-false` | HTTP 200 with `{"success": false, "error": message}` |
 | `job-failure` | the next data-quality job finishes unsuccessfully, with `message` in its log |
@@ -19,6 +19,13 @@ Studio API (`getLabelNoiseData`) or a method and path template
 the `/v1` prefix). Without it, a request fault matches every Studio request.
 Job faults always apply to the trigger call. `projectId` limits a fault to
 one project, and `count` to that many occurrences (unlimited when absent).
+
+A latency fault waits at the point that `latencyPhase` sets. With `after`,
+the default, the handler runs first and the response waits, as on a slow
+server: a trigger call whose client times out has still created its job.
+With `before`, the request waits before its body is read and the handler
+runs, as behind a slow gateway. Combined with another request fault, the
+latency delays that fault's response in either phase.
 
 A truncated body comes in two forms. With `truncateMode` `connection-close`
 the response announces the full `Content-Length`, sends part of the body and
@@ -55,6 +62,7 @@ class FaultKind(StrEnum):
 
 JOB_FAULTS = frozenset({FaultKind.JOB_FAILURE, FaultKind.JOB_HANG})
 TruncateMode = Literal["connection-close", "invalid-json"]
+LatencyPhase = Literal["before", "after"]
 
 
 class FaultSpec(BaseModel):
@@ -69,6 +77,7 @@ class FaultSpec(BaseModel):
     status: Literal[500, 502, 503] = 503
     retry_after: int = Field(default=1, ge=0, description="Retry-After value in seconds.")
     latency_seconds: float = Field(default=1.0, ge=0, le=600)
+    latency_phase: LatencyPhase = "after"
     keep_fraction: float = Field(default=0.5, ge=0, lt=1)
     truncate_mode: TruncateMode = "connection-close"
     message: str | None = None

@@ -15,7 +15,7 @@ from typing import Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from emulator.faults import Fault, FaultKind
-from emulator.routes import match_operation
+from emulator.routes import API_PREFIX, match_operation
 from emulator.state import EmulatorState, RequestRecord
 
 logger = logging.getLogger(__name__)
@@ -36,40 +36,91 @@ class FaultMiddleware:
         matched = match_operation(method, path)
         operation = matched.operation.operation_id if matched else path
         project_id = matched.project_id if matched else None
-        status_seen: list[int] = []
+        record: RequestRecord | None = None
+        if path.startswith(API_PREFIX + "/"):
+            # Logged on arrival, so that the log is complete by the time a
+            # client sees the response, however late the response comes.
+            record = RequestRecord(method, operation, project_id)
+            self.state.record_request(record)
 
+        latency, fault = (
+            self.state.faults.take_request_faults(operation, project_id)
+            if matched
+            else (None, None)
+        )
+        delay_before, delay_after = _latency_delays(latency, operation)
+
+        # The status is logged before an after-phase wait, so a test can see
+        # it while the response is still held back.
         async def recording_send(message: Message) -> None:
             if message["type"] == "http.response.start":
-                status_seen.append(int(message["status"]))
+                if record is not None:
+                    self.state.set_request_status(record, int(message["status"]))
+                if delay_after:
+                    await asyncio.sleep(delay_after)
             await send(message)
 
-        try:
-            latency, fault = (
-                self.state.faults.take_request_faults(operation, project_id)
-                if matched
-                else (None, None)
-            )
-            if latency is not None:
+        if delay_before:
+            await asyncio.sleep(delay_before)
+            replaying_receive = await _replay_receive(receive)
+            if replaying_receive is None:
+                # Starlette would raise ClientDisconnect in the handler, and
+                # uvicorn would log it as an error.
                 logger.info(
-                    "Injecting fault %d (latency %.3f s) on %s",
-                    latency.id,
-                    latency.spec.latency_seconds,
+                    "Client disconnected while an injected latency delayed %s, "
+                    "so the handler did not run",
                     operation,
                 )
-                await asyncio.sleep(latency.spec.latency_seconds)
-            if fault is None:
-                await self.app(scope, receive, recording_send)
-            elif fault.spec.kind is FaultKind.TRUNCATE:
-                # Returning without finishing the body makes the server close
-                # the connection, which is the broken transfer we want.
-                with contextlib.suppress(TruncatedResponse):
-                    await self.app(scope, receive, _truncating_send(recording_send, fault))
-            else:
-                await _send_fault(recording_send, fault)
-        finally:
-            if path.startswith("/v1/"):
-                status = status_seen[0] if status_seen else 0
-                self.state.record_request(RequestRecord(method, operation, project_id, status))
+                return
+            receive = replaying_receive
+        if fault is None:
+            await self.app(scope, receive, recording_send)
+        elif fault.spec.kind is FaultKind.TRUNCATE:
+            # Returning without finishing the body makes the server close the
+            # connection, which is the broken transfer we want.
+            # NOTE: uvicorn 0.55 then logs the ERROR "ASGI callable returned
+            # without completing response." ASGI has no message that aborts a
+            # response, so that line is expected for this fault.
+            with contextlib.suppress(TruncatedResponse):
+                await self.app(scope, receive, _truncating_send(recording_send, fault))
+        else:
+            await _send_fault(recording_send, fault)
+
+
+def _latency_delays(latency: Fault | None, operation: str) -> tuple[float, float]:
+    """Log a latency fault and return its waits, in seconds, before the handler and the response."""
+    if latency is None:
+        return 0.0, 0.0
+    seconds = latency.spec.latency_seconds
+    phase = latency.spec.latency_phase
+    logger.info(
+        "Injecting fault %d (latency %.3f s, %s the handler) on %s",
+        latency.id,
+        seconds,
+        phase,
+        operation,
+    )
+    return (seconds, 0.0) if phase == "before" else (0.0, seconds)
+
+
+async def _replay_receive(receive: Receive) -> Receive | None:
+    """Read the first request message, and return a `receive` that yields it again.
+
+    Returns None when the client has disconnected, so the handler need not run.
+    """
+    first = await receive()
+    if first["type"] == "http.disconnect":
+        return None
+    replayed = False
+
+    async def replaying_receive() -> Message:
+        nonlocal replayed
+        if replayed:
+            return await receive()
+        replayed = True
+        return first
+
+    return replaying_receive
 
 
 async def _send_fault(send: Send, fault: Fault) -> None:

@@ -68,14 +68,18 @@ class ProjectSpec:
             )
 
 
-@dataclass(frozen=True)
+@dataclass
 class RequestRecord:
-    """One request the emulator responded to, for tests that count calls."""
+    """One Studio request, logged when it arrives, for tests that count calls.
+
+    `status` is None until the handler or a fault starts the response, and
+    stays None when no response starts (the client disconnected first).
+    """
 
     method: str
     operation: str  # operation id, or the path for requests outside the Studio API
     project_id: int | None
-    status: int
+    status: int | None = None
 
 
 class ProjectState:
@@ -208,8 +212,17 @@ class EmulatorState:
         with self.lock:
             self.requests.append(record)
 
+    def set_request_status(self, record: RequestRecord, status: int) -> None:
+        with self.lock:
+            record.status = status
+
     def request_count(self, operation: str, status: int | None = None) -> int:
-        """Count the requests of an operation id responded to so far, optionally with one status."""
+        """Count the requests of an operation id received so far, optionally with one status.
+
+        A request counts from its arrival, so the count is complete as soon as
+        a client call returns. With `status`, a request counts once its
+        response has started with that status.
+        """
         with self.lock:
             return sum(
                 1

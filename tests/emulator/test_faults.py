@@ -288,3 +288,71 @@ def test_request_log_counts_operations(studio: httpx.Client, emulator: EmulatorS
         {"method": "GET", "operation": "getProjectInfo", "projectId": 1, "status": 429},
         {"method": "GET", "operation": "getProjectInfo", "projectId": 1, "status": 200},
     ]
+
+
+def impatient_client(emulator: EmulatorServer) -> httpx.Client:
+    """Return a client whose read timeout is far shorter than the latency faults below."""
+    return httpx.Client(
+        base_url=emulator.base_url,
+        headers={"x-api-key": emulator.api_key},
+        timeout=httpx.Timeout(30.0, read=0.5),
+    )
+
+
+def test_request_logged_before_response(emulator: EmulatorServer) -> None:
+    # The response is still held back by the latency fault when the client
+    # gives up, so only a request logged on arrival can be counted here.
+    emulator.state.add_fault("latency", endpoint="getProjectInfo", latency_seconds=1.5, count=1)
+
+    with impatient_client(emulator) as client, pytest.raises(httpx.ReadTimeout):
+        client.get(project_url(emulator))
+
+    assert emulator.state.request_count("getProjectInfo") == 1
+    assert emulator.state.request_count("getProjectInfo", status=200) == 1
+
+
+def test_latency_after_handler_creates_job(emulator: EmulatorServer) -> None:
+    emulator.state.pause_jobs()
+    emulator.state.add_fault(
+        "latency", endpoint="calculateDataQualityMetrics", latency_seconds=1.5, count=1
+    )
+
+    with impatient_client(emulator) as client, pytest.raises(httpx.ReadTimeout):
+        client.post(f"{project_url(emulator)}/jobs/data-quality-metrics", json={})
+
+    assert len(emulator.state.jobs(emulator.project_id)) == 1
+    assert emulator.state.request_count("calculateDataQualityMetrics") == 1
+
+
+def test_latency_before_handler_creates_no_job(emulator: EmulatorServer) -> None:
+    emulator.state.add_fault(
+        "latency",
+        endpoint="calculateDataQualityMetrics",
+        latency_seconds=1.5,
+        latency_phase="before",
+        count=1,
+    )
+
+    with impatient_client(emulator) as client, pytest.raises(httpx.ReadTimeout):
+        client.post(f"{project_url(emulator)}/jobs/data-quality-metrics", json={})
+
+    assert emulator.state.jobs(emulator.project_id) == []
+    assert emulator.state.request_count("calculateDataQualityMetrics") == 1
+    assert emulator.state.request_count("calculateDataQualityMetrics", status=200) == 0
+
+
+def test_latency_before_handler_keeps_body(studio: httpx.Client, emulator: EmulatorServer) -> None:
+    emulator.state.add_fault(
+        "latency",
+        endpoint="calculateDataQualityMetrics",
+        latency_seconds=0.1,
+        latency_phase="before",
+        count=1,
+    )
+
+    response = studio.post(
+        f"{project_url(emulator)}/jobs/data-quality-metrics", json={"representation": "audio"}
+    )
+
+    assert response.status_code == 400
+    assert response.json()["error"].startswith("Invalid representation 'audio'")
