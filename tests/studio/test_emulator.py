@@ -40,9 +40,8 @@ OpenClient = Callable[..., StudioClient]
 class CountingTransport(httpx.HTTPTransport):
     """The real HTTP transport, recording each request's path and response status.
 
-    Counting on the client side is exact the moment a call returns, while
-    the emulator records a request only after it has sent the response. A
-    request that got no response (a timeout) has status `None`.
+    Counting on the client side sees exactly what the client sent and
+    received. A request that got no response (a timeout) has status `None`.
     """
 
     def __init__(self) -> None:
@@ -299,6 +298,9 @@ def test_trigger_timeout_after_send_is_not_retried(
         "The data-quality job start request failed with ReadTimeout"
     )
     assert transport.requests == [(api(emulator, "/jobs/data-quality-metrics"), None)]
+    # The server started the job although the client never saw its id, which
+    # is why the trigger is not retried: a retry would start a second job.
+    assert len(emulator.state.jobs(emulator.project_id)) == 1
 
 
 def test_read_timeout_on_get_is_retried(
