@@ -90,8 +90,10 @@ def wait_for_job(
         if remaining <= 0:
             raise JobTimeoutError(
                 f"Job {job_id} did not finish within {deadline_seconds:g} s "
-                f"({polls} status polls). It may still be running in Studio: cancel it, "
-                "or raise LABELNOISE_JOB_DEADLINE and resume waiting for the same job.",
+                f"({polls} status polls). It may still be running in Studio. Run the "
+                "project again within LABELNOISE_RESUME_WINDOW seconds of the job's start "
+                "to resume waiting for this job instead of starting another, with a higher "
+                "LABELNOISE_JOB_DEADLINE if the job needs longer.",
                 project_id=project_id,
                 job_id=job_id,
                 endpoint=endpoints.status_endpoint(job_id),

@@ -21,6 +21,8 @@ from models.warehouse import Project, Run
 logger = logging.getLogger(__name__)
 
 ACTIVE_STATUSES = ("triggered", "running")
+# A run with one of these statuses has fetched results, so its job is never resumed.
+DONE_STATUSES = ("loaded", "unchanged")
 
 
 @dataclass(frozen=True)
@@ -127,20 +129,39 @@ def record_resumed_job(engine: Engine, run_id: int, job_id: int) -> None:
 
     The run takes over whether labelnoise triggered the job, and when. The
     earlier runs that still wait on the job are marked failed, so they are
-    not resumed a second time.
+    not resumed a second time. A run that already failed, such as one whose
+    wait timed out, keeps its status and error. Raises `WarehouseError` when
+    a run of the project already saw the job finish, because a finished job
+    has nothing left to wait for.
     """
     with engine.begin() as connection:
         project_id = _project_of(connection, run_id)
+        # Locking the job's rows makes two runs that adopt the job at once
+        # take turns, so the second one reads the first one's row.
         earlier = connection.execute(
-            select(Run.run_id, Run.triggered_job, Run.triggered_at)
+            select(
+                Run.run_id,
+                Run.status,
+                Run.triggered_job,
+                Run.triggered_at,
+                Run.job_finished_at,
+            )
             .where(
                 Run.project_id == project_id,
                 Run.job_id == job_id,
                 Run.run_id != run_id,
-                Run.status.in_(ACTIVE_STATUSES),
             )
             .order_by(Run.run_id.desc())
+            .with_for_update()
         ).all()
+
+        finished = [row.run_id for row in earlier if row.job_finished_at is not None]
+        if finished:
+            raise WarehouseError(
+                f"Cannot resume job {job_id} in run {run_id}: run {finished[0]} of project "
+                f"{project_id} already saw the job finish. Start a new run, which triggers "
+                "a new job."
+            )
 
         adopted_from = earlier[0] if earlier else None
         connection.execute(
@@ -153,10 +174,11 @@ def record_resumed_job(engine: Engine, run_id: int, job_id: int) -> None:
                 triggered_at=adopted_from.triggered_at if adopted_from else None,
             )
         )
-        if earlier:
+        waiting = [row.run_id for row in earlier if row.status in ACTIVE_STATUSES]
+        if waiting:
             connection.execute(
                 update(Run)
-                .where(Run.run_id.in_([row.run_id for row in earlier]))
+                .where(Run.run_id.in_(waiting))
                 .values(
                     status="failed",
                     finished_at=func.now(),
@@ -173,32 +195,52 @@ def record_resumed_job(engine: Engine, run_id: int, job_id: int) -> None:
 
 
 def record_job_finished(engine: Engine, run_id: int) -> None:
-    """Record when the run's Studio job finished."""
+    """Record when the run saw its Studio job finish, successfully or not.
+
+    A job with this time recorded is never resumed.
+    """
     _update_run(engine, run_id, job_finished_at=func.now())
 
 
 def find_resumable_run(
     engine: Engine, project_id: int, *, max_age: timedelta
 ) -> ResumableRun | None:
-    """Return the project's latest run that waits on a job started within `max_age`, if any.
+    """Return the run whose unfinished job the project's next run should poll, if any.
 
-    Such a run has status `triggered` or `running` and a job id, which
-    means its process stopped before the job finished.
+    That is the project's latest run with a job id, when it has not seen
+    the job finish, is not `loaded` or `unchanged`, and the first run that
+    recorded the job started within `max_age`. Its status may be `failed`,
+    as after a wait that timed out, or `triggered`/`running`, as after a
+    crash. A run that adopts the job becomes the latest run with it, so the
+    run it adopted from is never returned again.
     """
-    statement = (
-        select(Run.run_id, Run.job_id, Run.triggered_job, Run.started_at)
-        .where(
-            Run.project_id == project_id,
-            Run.status.in_(ACTIVE_STATUSES),
-            Run.job_id.is_not(None),
-            Run.started_at >= func.now() - max_age,
+    latest = (
+        select(
+            Run.run_id,
+            Run.job_id,
+            Run.status,
+            Run.triggered_job,
+            Run.started_at,
+            Run.job_finished_at,
         )
+        .where(Run.project_id == project_id, Run.job_id.is_not(None))
         .order_by(Run.started_at.desc(), Run.run_id.desc())
         .limit(1)
     )
     with engine.connect() as connection:
-        row = connection.execute(statement).first()
-    if row is None or row.job_id is None:
+        row = connection.execute(latest).first()
+        if row is None or row.job_id is None:
+            return None
+        if row.job_finished_at is not None or row.status in DONE_STATUSES:
+            return None
+        # The job's age counts from its first run, so a chain of runs that
+        # adopt a job that never finishes ends once the job is `max_age` old.
+        job_is_recent = connection.execute(
+            select(func.min(Run.started_at) >= func.now() - max_age).where(
+                Run.project_id == project_id, Run.job_id == row.job_id
+            )
+        ).scalar_one()
+    if not job_is_recent:
         return None
     return ResumableRun(
         run_id=row.run_id,

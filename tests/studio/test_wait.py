@@ -142,8 +142,10 @@ def test_wait_raises_timeout_at_deadline(
 
     assert str(caught.value) == (
         "Job 7 did not finish within 30 s (6 status polls). It may still be running in "
-        "Studio: cancel it, or raise LABELNOISE_JOB_DEADLINE and resume waiting for the "
-        f"same job. (project 42, job 7, GET {STATUS_URL})"
+        "Studio. Run the project again within LABELNOISE_RESUME_WINDOW seconds of the "
+        "job's start to resume waiting for this job instead of starting another, with a "
+        "higher LABELNOISE_JOB_DEADLINE if the job needs longer. "
+        f"(project 42, job 7, GET {STATUS_URL})"
     )
     assert isinstance(caught.value, TimeoutError)
     # 2 + 4 + 8 + 10 = 24 s, then the last sleep is cut to the 6 s left.

@@ -116,11 +116,66 @@ def test_find_resumable_run_returns_latest_waiting(warehouse: Engine) -> None:
     assert found.started_at == runs.get_run(warehouse, newer).started_at
 
 
-@pytest.mark.parametrize("status", ["loaded", "unchanged", "failed"])
+@pytest.mark.parametrize("status", ["loaded", "unchanged"])
 def test_find_resumable_run_skips_finished(warehouse: Engine, status: str) -> None:
     run_id = _run(warehouse)
     runs.record_trigger(warehouse, run_id, 11)
     _set_status(warehouse, run_id, status)
+
+    assert runs.find_resumable_run(warehouse, PROJECT_ID, max_age=timedelta(hours=6)) is None
+
+
+def test_find_resumable_run_returns_timed_out_run(warehouse: Engine) -> None:
+    run_id = _run(warehouse)
+    runs.record_trigger(warehouse, run_id, 11)
+    runs.mark_failed(warehouse, run_id, "JobTimeoutError: Job 11 did not finish within 8 s")
+
+    found = runs.find_resumable_run(warehouse, PROJECT_ID, max_age=timedelta(hours=6))
+
+    assert found is not None
+    assert (found.run_id, found.job_id, found.triggered_job) == (run_id, 11, True)
+
+
+def test_find_resumable_run_skips_job_that_failed(warehouse: Engine) -> None:
+    run_id = _run(warehouse)
+    runs.record_trigger(warehouse, run_id, 11)
+    runs.record_job_finished(warehouse, run_id)
+    runs.mark_failed(warehouse, run_id, "JobFailedError: Job 11 finished unsuccessfully")
+
+    assert runs.find_resumable_run(warehouse, PROJECT_ID, max_age=timedelta(hours=6)) is None
+
+
+def test_find_resumable_run_skips_job_finished_by_adopter(warehouse: Engine) -> None:
+    timed_out = _run(warehouse)
+    runs.record_trigger(warehouse, timed_out, 11)
+    runs.mark_failed(warehouse, timed_out, "JobTimeoutError: Job 11 did not finish within 8 s")
+    adopter = _run(warehouse)
+    runs.record_resumed_job(warehouse, adopter, 11)
+    runs.record_job_finished(warehouse, adopter)
+    _set_status(warehouse, adopter, "loaded")
+
+    assert runs.find_resumable_run(warehouse, PROJECT_ID, max_age=timedelta(hours=6)) is None
+
+
+def test_find_resumable_run_skips_job_of_superseded_run(warehouse: Engine) -> None:
+    timed_out = _run(warehouse)
+    runs.record_trigger(warehouse, timed_out, 11)
+    runs.mark_failed(warehouse, timed_out, "JobTimeoutError: Job 11 did not finish within 8 s")
+    later = _run(warehouse)
+    runs.record_trigger(warehouse, later, 12)
+    runs.record_job_finished(warehouse, later)
+    _set_status(warehouse, later, "loaded")
+
+    assert runs.find_resumable_run(warehouse, PROJECT_ID, max_age=timedelta(hours=6)) is None
+
+
+def test_find_resumable_run_ages_job_from_first_run(warehouse: Engine) -> None:
+    first = _run(warehouse)
+    runs.record_trigger(warehouse, first, 11)
+    runs.mark_failed(warehouse, first, "JobTimeoutError: Job 11 did not finish within 8 s")
+    _age(warehouse, first, 7)
+    adopter = _run(warehouse)
+    runs.record_resumed_job(warehouse, adopter, 11)
 
     assert runs.find_resumable_run(warehouse, PROJECT_ID, max_age=timedelta(hours=6)) is None
 
@@ -230,3 +285,41 @@ def test_previous_loaded_run_id_without_one(warehouse: Engine) -> None:
     current = _run(warehouse)
 
     assert runs.previous_loaded_run_id(warehouse, PROJECT_ID, current) is None
+
+
+def test_record_resumed_job_keeps_timed_out_run_failed(warehouse: Engine) -> None:
+    timed_out = _run(warehouse)
+    runs.record_trigger(warehouse, timed_out, 31)
+    runs.mark_failed(warehouse, timed_out, "JobTimeoutError: Job 31 did not finish within 8 s")
+    resumed = _run(warehouse)
+
+    runs.record_resumed_job(warehouse, resumed, 31)
+
+    timed_out_run = runs.get_run(warehouse, timed_out)
+    resumed_run = runs.get_run(warehouse, resumed)
+    assert timed_out_run.status == "failed"
+    assert timed_out_run.error == "JobTimeoutError: Job 31 did not finish within 8 s"
+    assert resumed_run.status == "triggered"
+    assert resumed_run.job_id == 31
+    assert resumed_run.triggered_job is True
+    assert resumed_run.triggered_at == timed_out_run.triggered_at
+    found = runs.find_resumable_run(warehouse, PROJECT_ID, max_age=timedelta(hours=6))
+    assert found is not None
+    assert found.run_id == resumed
+
+
+def test_record_resumed_job_rejects_finished_job(warehouse: Engine) -> None:
+    failed = _run(warehouse)
+    runs.record_trigger(warehouse, failed, 31)
+    runs.record_job_finished(warehouse, failed)
+    runs.mark_failed(warehouse, failed, "JobFailedError: Job 31 finished unsuccessfully")
+    late = _run(warehouse)
+
+    with pytest.raises(WarehouseError) as caught:
+        runs.record_resumed_job(warehouse, late, 31)
+
+    assert str(caught.value) == (
+        f"Cannot resume job 31 in run {late}: run {failed} of project {PROJECT_ID} "
+        "already saw the job finish. Start a new run, which triggers a new job."
+    )
+    assert runs.get_run(warehouse, late).job_id is None
