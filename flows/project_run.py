@@ -9,15 +9,9 @@ project's next run polls the same job instead of starting another (see
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from prefect import flow, get_run_logger
-from prefect.client.orchestration import get_client
-from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
-from prefect.concurrency.sync import concurrency
-from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
 from prefect.runtime import flow_run
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -25,17 +19,15 @@ from labelnoise.diffing import DiffSummary
 from labelnoise.exceptions import WarehouseError
 from labelnoise.projects import ProjectConfig, load_projects, select_project
 from labelnoise.settings import TriggerMode, get_settings
+from labelnoise.warehouse.locks import hold_run_lock
 from tasks.diff import diff_run
 from tasks.fetch import archive_results, fetch_results
 from tasks.load import load_results
 from tasks.report import RunOutcome, describe_failure, publish_report
+from tasks.resources import warehouse_engine
 from tasks.runs import StartedRun, mark_run_unchanged, record_failure, start_run
 from tasks.trigger import read_project, trigger_job
 from tasks.wait import wait_for_job
-
-# Runs of one project take a slot of this global concurrency limit (limit 1),
-# so two runs of the same project never overlap.
-PROJECT_LIMIT_NAME = "labelnoise-project-{project_id}"
 
 
 def _flow_run_name() -> str:
@@ -67,12 +59,20 @@ def track_project(project: ProjectConfig) -> RunOutcome:
     """Run the steps of one project run inside a flow run.
 
     The project is read from Studio first, so a wrong API key fails before
-    anything is triggered or recorded.
+    anything is triggered or recorded. Then the run takes the project's run
+    lock in the warehouse, waiting while another run of the project holds it.
     """
     info = read_project(project)
     project = project.model_copy(update={"id": info.id, "name": project.name or info.name})
 
-    with project_slot(project.known_id):
+    settings = get_settings()
+    with hold_run_lock(
+        warehouse_engine(),
+        project.known_id,
+        timeout=settings.run_lock_timeout,
+        poll_interval=settings.run_lock_poll_interval,
+        logger=get_run_logger(),
+    ):
         started = start_run(project, owner=info.owner, flow_run_id=flow_run.get_id())
         try:
             outcome, summary = _collect_results(project, started)
@@ -156,33 +156,3 @@ def _record_failure(project: ProjectConfig, run_id: int, exc: Exception) -> None
         get_run_logger().error(
             "Could not mark run %d of %s failed: %s", run_id, project.label, record_error
         )
-
-
-@contextmanager
-def project_slot(project_id: int) -> Iterator[None]:
-    """Hold the project's concurrency slot, creating its limit of one on first use.
-
-    A second run of the same project waits for the slot, at most the
-    `job_deadline` setting, and then fails with a `TimeoutError`.
-    """
-    name = PROJECT_LIMIT_NAME.format(project_id=project_id)
-    with get_client(sync_client=True) as client:
-        try:
-            client.read_global_concurrency_limit_by_name(name)
-        except ObjectNotFound:
-            # Another run of the project may create it first.
-            with suppress(ObjectAlreadyExists):
-                client.create_global_concurrency_limit(
-                    GlobalConcurrencyLimitCreate(name=name, limit=1)
-                )
-
-    # A failed lease renewal (a short Prefect API outage) lets the run go on:
-    # stopping a run that waits for its job would waste that job.
-    with concurrency(
-        name,
-        occupy=1,
-        timeout_seconds=get_settings().job_deadline,
-        strict=True,
-        raise_on_lease_renewal_failure=False,
-    ):
-        yield

@@ -112,6 +112,18 @@ class Settings(BaseSettings):
         description="A crashed run's job younger than this is resumed instead of restarted.",
     )
 
+    # Keeping two runs of one project apart, in seconds.
+    run_lock_timeout: Seconds = Field(
+        default=7200.0,
+        description=(
+            "A run waits at most this long for another run of its project to finish. "
+            "The other run may itself wait `job_deadline` for its job, then fetch and load."
+        ),
+    )
+    run_lock_poll_interval: Seconds = Field(
+        default=2.0, description="How often a waiting run checks whether the other run finished."
+    )
+
     # Pipeline.
     trigger_mode: TriggerMode = TriggerMode.AUTO
     representation: Representation | None = None
