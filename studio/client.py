@@ -33,6 +33,7 @@ from models.studio import (
     GetSampleResponse,
     HasFeaturesResponse,
     Job,
+    JobLogItem,
     ListSamplesResponse,
     LogStdoutResponse,
     ProjectInfo,
@@ -183,7 +184,7 @@ class StudioClient:
         )
         endpoints = JobEndpoints(
             fetch_status=lambda job: self._fetch_job(job, retry_rate_limited=False),
-            fetch_log_tail=self.get_job_log_tail,
+            fetch_log=self.get_job_log,
             status_endpoint=lambda job: self._endpoint(self._job_status_call(job, True)),
         )
         return poll_until_finished(
@@ -199,7 +200,14 @@ class StudioClient:
         )
 
     def get_job_log_tail(self, job_id: int, limit: int = 50) -> list[str]:
-        """Return the last `limit` lines of a job's log, oldest first."""
+        """Return the text of the last `limit` lines of a job's log, oldest first."""
+        return [line.data for line in self.get_job_log(job_id, limit)]
+
+    def get_job_log(self, job_id: int, limit: int = 50) -> list[JobLogItem]:
+        """Return the last `limit` lines of a job's log with their levels, oldest first.
+
+        A line's text has the API key masked, in case the job printed it.
+        """
         if limit < 1:
             raise ValueError(f"limit must be at least 1, got {limit}")
         call = Call(
@@ -213,7 +221,10 @@ class StudioClient:
         # The order of `stdout` is not documented, so sort by time. The sort
         # is stable, which keeps Studio's order for lines of the same time.
         items = sorted(response.stdout, key=lambda item: item.created)
-        return [self._requester.scrub(item.data) for item in items[-limit:]]
+        return [
+            msgspec.structs.replace(item, data=self._requester.scrub(item.data))
+            for item in items[-limit:]
+        ]
 
     def cancel_job(self, job_id: int) -> None:
         """Cancel a job. Studio then marks it finished with `finishedSuccessful` false."""

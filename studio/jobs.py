@@ -12,10 +12,15 @@ from labelnoise.exceptions import (
     StudioError,
     StudioRateLimitedError,
 )
-from models.studio import Job
+from models.studio import Job, JobLogItem
 from studio.retry import Jitter
 
 logger = logging.getLogger(__name__)
+
+# A failed job's message quotes this many of its log lines, each cut to
+# MAX_QUOTED_LINE_CHARS characters, so the message stays readable.
+MAX_QUOTED_LINES = 3
+MAX_QUOTED_LINE_CHARS = 200
 
 
 @dataclass(frozen=True)
@@ -36,7 +41,7 @@ class JobEndpoints:
     """The client calls that waiting needs, passed in so this module stays free of HTTP."""
 
     fetch_status: Callable[[int], Job]  # raises StudioRateLimitedError on the first 429
-    fetch_log_tail: Callable[[int], list[str]]
+    fetch_log: Callable[[int], list[JobLogItem]]
     status_endpoint: Callable[[int], str]  # redacted URL of the status call, for errors
 
 
@@ -117,19 +122,45 @@ def _finished_job(job: Job, project_id: int, endpoints: JobEndpoints, polls: int
     else:
         outcome = "finished without a finishedSuccessful value, which counts as a failure"
     try:
-        log_tail = endpoints.fetch_log_tail(job.id)
+        log = endpoints.fetch_log(job.id)
     except StudioError as exc:
         # The failure matters more than its log, so report it without one.
         logger.warning(
             "Could not read the log of failed job %d of project %d: %s", job.id, project_id, exc
         )
-        log_tail = []
+        log = []
 
-    last_line = f" Last log line: {log_tail[-1][:300]!r}." if log_tail else " Its log is empty."
     raise JobFailedError(
-        f"Job {job.id} {outcome}.{last_line} See the job's log in Studio for details.",
-        log_tail=log_tail,
+        f"Job {job.id} {outcome}.{_quote_log(log)} See the job's log in Studio for details.",
+        log_tail=[line.data for line in log],
         project_id=project_id,
         job_id=job.id,
         endpoint=endpoints.status_endpoint(job.id),
     )
+
+
+def _quote_log(log: list[JobLogItem]) -> str:
+    """Quote the log lines most likely to name the cause of a failure, for its message.
+
+    These are the last error lines, or without any the last warnings, or
+    without either the last lines of any level (Studio may leave out
+    `logLevel`).
+    """
+    if not log:
+        return " Its log is empty."
+    errors = [line.data for line in log if line.log_level == "error"]
+    warnings = [line.data for line in log if line.log_level == "warn"]
+    if errors:
+        heading, quoted = "Last errors in its log", errors
+    elif warnings:
+        heading, quoted = "Last warnings in its log", warnings
+    else:
+        heading, quoted = "Last lines of its log", [line.data for line in log]
+    shown = " | ".join(repr(_shorten(text)) for text in quoted[-MAX_QUOTED_LINES:])
+    return f" {heading}: {shown}."
+
+
+def _shorten(text: str) -> str:
+    if len(text) <= MAX_QUOTED_LINE_CHARS:
+        return text
+    return text[: MAX_QUOTED_LINE_CHARS - 1] + "…"

@@ -385,6 +385,22 @@ def test_failed_job_carries_log_tail(open_studio: OpenClient, emulator: Emulator
     assert caught.value.log_tail[-1] == "Job failed"
 
 
+def test_failed_job_message_names_cause(open_studio: OpenClient, emulator: EmulatorServer) -> None:
+    emulator.state.add_fault("job-failure", message="out of memory on node")
+    client = open_studio()
+    job_id = client.start_data_quality_job()
+    wait_until_finished(emulator, job_id)
+
+    with pytest.raises(JobFailedError) as caught:
+        client.wait_for_job(job_id)
+
+    assert caught.value.reason == (
+        f"Job {job_id} finished unsuccessfully (finishedSuccessful is false). Last errors "
+        "in its log: 'Failed to calculate data quality metrics: out of memory on node' | "
+        "'Job failed'. See the job's log in Studio for details."
+    )
+
+
 def test_hung_job_times_out_and_can_be_cancelled(
     open_studio: OpenClient, emulator: EmulatorServer, clock: FakeClock
 ) -> None:

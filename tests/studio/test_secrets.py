@@ -89,6 +89,7 @@ def test_key_is_masked_in_job_log_lines(
         open_client().wait_for_job(7)
 
     assert caught.value.log_tail == ["key=***"]
+    assert "'key=***'" in str(caught.value)
     assert API_KEY not in str(caught.value)
     assert all(API_KEY not in record.getMessage() for record in caplog.records)
 

@@ -87,14 +87,113 @@ def test_wait_raises_job_failed_with_log_tail(
         open_client().wait_for_job(7)
 
     assert str(caught.value) == (
-        "Job 7 finished unsuccessfully (finishedSuccessful is false). Last log line: "
-        "'Error: not enough windows'. See the job's log in Studio for details. "
+        "Job 7 finished unsuccessfully (finishedSuccessful is false). Last errors in its "
+        "log: 'Error: not enough windows'. See the job's log in Studio for details. "
         f"(project 42, job 7, GET {STATUS_URL})"
     )
     assert caught.value.log_tail == ["Calculating neighbours", "Error: not enough windows"]
     assert caught.value.job_id == 7
     log_request = next(r for r in mock_studio.requests if r.url.path.endswith("/stdout"))
     assert log_request.url.params["limit"] == "50"
+
+
+def log_line(second: int, text: str, level: str | None) -> dict[str, str]:
+    line = {"created": f"2024-05-01T10:02:{second:02d}Z", "data": text}
+    if level is not None:
+        line["logLevel"] = level
+    return line
+
+
+def test_job_failed_quotes_last_three_errors(
+    open_client: OpenClient, mock_studio: MockStudio
+) -> None:
+    mock_studio.add(STATUS, FAILED)
+    mock_studio.add(
+        LOG,
+        ok(
+            stdout=[
+                log_line(1, "Loading windows", "info"),
+                log_line(2, "Error: shard 1 lost", "error"),
+                log_line(3, "Retrying shard 1", "warn"),
+                log_line(4, "Error: out of memory on node", "error"),
+                log_line(5, "Error: worker exited with code 137", "error"),
+                log_line(6, "Job failed", "error"),
+                log_line(7, "Uploading partial logs", "info"),
+            ],
+            totalCount=7,
+        ),
+    )
+
+    with pytest.raises(JobFailedError) as caught:
+        open_client().wait_for_job(7)
+
+    assert caught.value.reason == (
+        "Job 7 finished unsuccessfully (finishedSuccessful is false). Last errors in its "
+        "log: 'Error: out of memory on node' | 'Error: worker exited with code 137' | "
+        "'Job failed'. See the job's log in Studio for details."
+    )
+    assert len(caught.value.log_tail) == 7
+
+
+def test_job_failed_quotes_warnings_without_errors(
+    open_client: OpenClient, mock_studio: MockStudio
+) -> None:
+    mock_studio.add(STATUS, FAILED)
+    mock_studio.add(
+        LOG,
+        ok(
+            stdout=[
+                log_line(1, "Job was cancelled", "warn"),
+                log_line(2, "Stopping workers", "info"),
+            ],
+            totalCount=2,
+        ),
+    )
+
+    with pytest.raises(JobFailedError) as caught:
+        open_client().wait_for_job(7)
+
+    assert caught.value.reason == (
+        "Job 7 finished unsuccessfully (finishedSuccessful is false). Last warnings in its "
+        "log: 'Job was cancelled'. See the job's log in Studio for details."
+    )
+
+
+def test_job_failed_quotes_last_lines_without_levels(
+    open_client: OpenClient, mock_studio: MockStudio
+) -> None:
+    mock_studio.add(STATUS, FAILED)
+    mock_studio.add(
+        LOG,
+        ok(
+            stdout=[log_line(second, f"line {second}", None) for second in range(1, 6)],
+            totalCount=5,
+        ),
+    )
+
+    with pytest.raises(JobFailedError) as caught:
+        open_client().wait_for_job(7)
+
+    assert caught.value.reason == (
+        "Job 7 finished unsuccessfully (finishedSuccessful is false). Last lines of its "
+        "log: 'line 3' | 'line 4' | 'line 5'. See the job's log in Studio for details."
+    )
+
+
+def test_job_failed_shortens_long_log_line(
+    open_client: OpenClient, mock_studio: MockStudio
+) -> None:
+    mock_studio.add(STATUS, FAILED)
+    mock_studio.add(LOG, ok(stdout=[log_line(1, "x" * 500, "error")], totalCount=1))
+
+    with pytest.raises(JobFailedError) as caught:
+        open_client().wait_for_job(7)
+
+    assert caught.value.reason == (
+        "Job 7 finished unsuccessfully (finishedSuccessful is false). Last errors in its "
+        f"log: '{'x' * 199}…'. See the job's log in Studio for details."
+    )
+    assert caught.value.log_tail == ["x" * 500]
 
 
 def test_wait_treats_missing_outcome_as_failure(
