@@ -10,9 +10,12 @@ import logging
 
 import typer
 
+from labelnoise.cli.errors import LabelnoiseGroup
+
 app = typer.Typer(
     name="labelnoise",
     help="Nightly label-noise tracking for Edge Impulse projects.",
+    cls=LabelnoiseGroup,
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,
 )
@@ -22,7 +25,9 @@ app.add_typer(db_app, name="db")
 
 @app.callback()
 def configure(
-    verbose: bool = typer.Option(False, "--verbose", "-v", help="Log DEBUG lines as well."),
+    verbose: bool = typer.Option(
+        False, "--verbose", "-v", help="Log DEBUG lines as well, and the traceback of an error."
+    ),
 ) -> None:
     """Configure logging for every command."""
     logging.basicConfig(

@@ -1,4 +1,8 @@
-"""Warehouse commands: `labelnoise db upgrade` and `labelnoise reload RUN_ID`."""
+"""Warehouse commands: `labelnoise db upgrade` and `labelnoise reload RUN_ID`.
+
+Their errors reach `labelnoise.cli.errors`, which prints them and exits with
+status 2 for an invalid DATABASE_URL and 1 for a failure of the database.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,6 @@ import typer
 
 from labelnoise.cli.app import app, db_app
 from labelnoise.database import open_engine, upgrade_database
-from labelnoise.exceptions import ConfigurationError, WarehouseError
 from labelnoise.warehouse import loader
 
 
@@ -16,15 +19,11 @@ def upgrade() -> None:
 
     Uses DATABASE_URL, or the embedded PostgreSQL when it is unset.
     """
+    engine = open_engine()
     try:
-        engine = open_engine()
-        try:
-            upgrade_database(engine)
-        finally:
-            engine.dispose()
-    except (ConfigurationError, WarehouseError) as exc:
-        typer.echo(f"Error: {exc}", err=True)
-        raise typer.Exit(code=1) from exc
+        upgrade_database(engine)
+    finally:
+        engine.dispose()
     typer.echo("The warehouse database is at the latest migration.")
 
 
@@ -38,16 +37,12 @@ def reload(
     in one transaction. Exits with status 1 when the run is missing or the
     load fails, and a failed load also marks the run failed.
     """
+    engine = open_engine()
     try:
-        engine = open_engine()
-        try:
-            upgrade_database(engine)
-            result = loader.reload_run(engine, run_id)
-        finally:
-            engine.dispose()
-    except (ConfigurationError, WarehouseError) as exc:
-        typer.echo(f"Error: {exc}", err=True)
-        raise typer.Exit(code=1) from exc
+        upgrade_database(engine)
+        result = loader.reload_run(engine, run_id)
+    finally:
+        engine.dispose()
 
     summary = f"Reloaded run {run_id}: {sum(result.rows.values())} rows in {result.seconds:.2f} s"
     if result.duplicates_dropped:

@@ -27,10 +27,9 @@ from labelnoise import reporting
 from labelnoise.cli.app import app, db_app
 from labelnoise.database import open_engine
 from labelnoise.diffing import DiffThresholds, diff_runs
-from labelnoise.exceptions import ConfigurationError, DiffError, LabelnoiseError
+from labelnoise.exceptions import DiffError
 from labelnoise.settings import get_settings
 
-EXIT_WAREHOUSE_ERROR = 1
 EXIT_BAD_CHOICE = 2
 
 
@@ -148,19 +147,19 @@ def grant_reader(
 
 @contextmanager
 def _warehouse() -> Iterator[Engine]:
-    """Open the warehouse, and turn labelnoise errors into a message and an exit status."""
+    """Open the warehouse, and report an unknown run or an invalid pair of runs with status 2.
+
+    Other errors reach `labelnoise.cli.errors`, which reports them.
+    """
     try:
         engine = open_engine()
         try:
             yield engine
         finally:
             engine.dispose()
-    except (ConfigurationError, DiffError, LookupError) as exc:
-        # An unknown project or run, or two runs that cannot be compared.
+    except (DiffError, LookupError) as exc:
+        # An unknown run, or two runs that cannot be compared.
         _fail_choice(str(exc))
-    except LabelnoiseError as exc:
-        typer.echo(f"Error: {exc}", err=True)
-        raise typer.Exit(code=EXIT_WAREHOUSE_ERROR) from exc
 
 
 def _fail_choice(message: str) -> NoReturn:

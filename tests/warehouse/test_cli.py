@@ -48,7 +48,7 @@ def test_db_upgrade_rejects_other_driver(use_database: Callable[[str], None]) ->
 
     result = CliRunner().invoke(app, ["db", "upgrade"])
 
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert result.stderr == (
         "Error: DATABASE_URL uses the driver 'mysql', but the warehouse needs PostgreSQL "
         "through psycopg 3; use a postgresql:// or postgresql+psycopg:// URL\n"
