@@ -12,14 +12,23 @@ import typer
 
 from labelnoise.cli.errors import LabelnoiseGroup
 
+# Plain Click help. Typer 0.29's Rich help prints the type `<bool>` after
+# every flag, --help included, as if each one took a value.
+HELP_MARKUP_MODE = None
+
 app = typer.Typer(
     name="labelnoise",
     help="Nightly label-noise tracking for Edge Impulse projects.",
     cls=LabelnoiseGroup,
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,
+    rich_markup_mode=HELP_MARKUP_MODE,
 )
-db_app = typer.Typer(help="Create, migrate and share the warehouse database.", no_args_is_help=True)
+db_app = typer.Typer(
+    help="Create, migrate and share the warehouse database.",
+    no_args_is_help=True,
+    rich_markup_mode=HELP_MARKUP_MODE,
+)
 app.add_typer(db_app, name="db")
 
 
