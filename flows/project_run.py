@@ -25,6 +25,7 @@ from tasks.fetch import archive_results, fetch_results
 from tasks.load import load_results
 from tasks.report import RunOutcome, describe_failure, publish_report
 from tasks.resources import warehouse_engine
+from tasks.retry import with_retry_settings
 from tasks.runs import StartedRun, mark_run_unchanged, record_failure, start_run
 from tasks.trigger import read_project, trigger_job
 from tasks.wait import wait_for_job
@@ -62,7 +63,7 @@ def track_project(project: ProjectConfig) -> RunOutcome:
     anything is triggered or recorded. Then the run takes the project's run
     lock in the warehouse, waiting while another run of the project holds it.
     """
-    info = read_project(project)
+    info = with_retry_settings(read_project)(project)
     project = project.model_copy(update={"id": info.id, "name": project.name or info.name})
 
     settings = get_settings()
@@ -96,10 +97,10 @@ def _collect_results(
     if job_id is None and project.trigger_mode is not TriggerMode.NEVER:
         job_id = trigger_job(project, run_id)
     if job_id is not None:
-        wait_for_job(project, run_id, job_id)
+        with_retry_settings(wait_for_job)(project, run_id, job_id)
 
-    fetched = fetch_results(project, run_id)
-    archived = archive_results(project, run_id, fetched.body)
+    fetched = with_retry_settings(fetch_results)(project, run_id)
+    archived = with_retry_settings(archive_results)(project, run_id, fetched.body)
     outcome = RunOutcome(
         project_id=project.known_id,
         project_name=project.name,
@@ -118,8 +119,8 @@ def _collect_results(
         )
         return unchanged, None
 
-    loaded = load_results(project, run_id, fetched)
-    summary = diff_run(project, run_id)
+    loaded = with_retry_settings(load_results)(project, run_id, fetched)
+    summary = with_retry_settings(diff_run)(project, run_id)
     new_flags, cleared_flags = _count_changes(summary)
     return (
         RunOutcome(

@@ -16,7 +16,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, Field, NonNegativeFloat, SecretStr
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -27,6 +27,7 @@ from pydantic_settings import (
 DEFAULT_STUDIO_ENDPOINT = "https://studio.edgeimpulse.com/v1"
 CONFIG_FILE_ENV = "LABELNOISE_CONFIG"
 DEFAULT_CONFIG_FILE = Path("labelnoise.toml")
+DEFAULT_TASK_RETRY_DELAYS = (30.0, 120.0)
 
 
 class TriggerMode(StrEnum):
@@ -122,6 +123,22 @@ class Settings(BaseSettings):
     )
     run_lock_poll_interval: Seconds = Field(
         default=2.0, description="How often a waiting run checks whether the other run finished."
+    )
+
+    # Prefect task retries, on top of the Studio client's per-request retries.
+    task_retries: int = Field(
+        default=2,
+        ge=0,
+        description="Retries of a task that lost its database connection. 0 turns them off.",
+    )
+    task_retry_delays: list[NonNegativeFloat] = Field(
+        default=list(DEFAULT_TASK_RETRY_DELAYS),
+        min_length=1,
+        max_length=50,  # Prefect 3 rejects longer lists of retry delays
+        description=(
+            "Seconds before each task retry, as a JSON list; the last value "
+            "repeats when there are more retries than values."
+        ),
     )
 
     # Pipeline.

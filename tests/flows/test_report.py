@@ -1,20 +1,13 @@
-"""Summary lines, failure descriptions and the task retry rule."""
+"""Summary lines and failure descriptions."""
 
 from __future__ import annotations
 
 import pytest
-from prefect.states import Failed
-from sqlalchemy.exc import OperationalError
 
 from labelnoise.exceptions import (
     JobFailedError,
-    LoadError,
-    StudioAuthenticationError,
-    StudioServerError,
-    StudioTransportError,
 )
 from tasks.report import ProjectFailure, RunOutcome, describe_failure
-from tasks.retry import is_transient, retry_on_transient
 
 
 def outcome(**changes: object) -> RunOutcome:
@@ -93,34 +86,3 @@ def test_describe_failure_quotes_job_log_tail() -> None:
 
 def test_describe_failure_plain_error() -> None:
     assert describe_failure(ValueError("bad value")) == "ValueError: bad value"
-
-
-def operational_error() -> OperationalError:
-    return OperationalError("SELECT 1", {}, Exception("server closed the connection"))
-
-
-def load_error_from_database() -> LoadError:
-    try:
-        raise operational_error()
-    except OperationalError as exc:
-        try:
-            raise LoadError("Run 5 could not be loaded") from exc
-        except LoadError as load_error:
-            return load_error
-
-
-@pytest.mark.parametrize(
-    ("error", "transient"),
-    [
-        pytest.param(StudioTransportError("timed out"), True, id="transport"),
-        pytest.param(StudioServerError("HTTP 503"), True, id="server-error"),
-        pytest.param(operational_error(), True, id="database-connection"),
-        pytest.param(load_error_from_database(), True, id="load-error-from-connection"),
-        pytest.param(StudioAuthenticationError("HTTP 401"), False, id="authentication"),
-        pytest.param(LoadError("invalid payload"), False, id="load-error"),
-        pytest.param(ValueError("bug"), False, id="other"),
-    ],
-)
-def test_retry_only_transient_failures(error: Exception, transient: bool) -> None:
-    assert is_transient(error) is transient
-    assert retry_on_transient(None, None, Failed(data=error)) is transient
