@@ -174,6 +174,7 @@ def test_history_table_lists_runs(cli: CliRunner, warehouse: Engine, studio_runs
     assert result.exit_code == 0, result.output
     assert "Runs of project 1 (BasicMotions), flagged rates" in result.stdout
     assert "regression" in result.stdout
+    assert result.stdout.endswith("┘\n")
 
 
 def test_grant_reader_rejects_unknown_role(cli: CliRunner) -> None:
