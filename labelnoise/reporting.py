@@ -172,6 +172,22 @@ def read_diff_report(engine: Engine, diff_id: int, *, top: int = 10) -> DiffRepo
     return DiffReport(diff=dict(diff), methods=methods, top_new=top_new)
 
 
+def read_diff_changes(engine: Engine, diff_id: int) -> pd.DataFrame:
+    """Return every row of `reporting.diff_changes` for one diff.
+
+    Rows are in report order of the methods, then by change kind and severity rank.
+    """
+    with engine.connect() as connection:
+        return read_frame(
+            connection,
+            "SELECT c.* FROM reporting.diff_changes AS c "
+            "JOIN reporting.diff_methods AS m ON m.diff_id = c.diff_id AND m.method = c.method "
+            "WHERE c.diff_id = :diff_id "
+            "ORDER BY m.method_order, c.change, c.severity_rank",
+            diff_id=diff_id,
+        )
+
+
 def grant_reader(engine: Engine, role: str) -> None:
     """Grant `role` read access to the `reporting` views, and to views created later.
 

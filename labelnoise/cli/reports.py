@@ -36,6 +36,7 @@ EXIT_BAD_CHOICE = 2
 class DiffFormat(StrEnum):
     TABLE = "table"
     JSON = "json"
+    CSV = "csv"
 
 
 class HistoryFormat(StrEnum):
@@ -65,7 +66,12 @@ def diff(
         typer.Option("--base", help="Run to compare with. Default: the previous loaded run."),
     ] = None,
     output_format: Annotated[
-        DiffFormat, typer.Option("--format", help="Output format.")
+        DiffFormat,
+        typer.Option(
+            "--format",
+            help="Output format. `csv` writes every change row of the diff, "
+            "from `reporting.diff_changes`, and ignores --top.",
+        ),
     ] = DiffFormat.TABLE,
     top: Annotated[
         int, typer.Option("--top", min=0, help="New flags listed per method, worst first.")
@@ -99,9 +105,14 @@ def diff(
                 )
                 return
             diff_id = summary.diff_id
-        report = reporting.read_diff_report(engine, diff_id, top=top)
+        if output_format is DiffFormat.CSV:
+            changes = reporting.read_diff_changes(engine, diff_id)
+        else:
+            report = reporting.read_diff_report(engine, diff_id, top=top)
 
-    if output_format is DiffFormat.JSON:
+    if output_format is DiffFormat.CSV:
+        typer.echo(changes.to_csv(index=False), nl=False)
+    elif output_format is DiffFormat.JSON:
         typer.echo(json.dumps(_diff_json(report), indent=2))
     else:
         _print_diff(_console(), report)

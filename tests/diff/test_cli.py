@@ -125,6 +125,35 @@ def test_diff_rejects_run_of_other_project(
     assert result.stderr == f"Error: Run {run} belongs to project 1, not project 5\n"
 
 
+def test_diff_csv_lists_every_change(
+    cli: CliRunner, warehouse: Engine, studio_runs: Results
+) -> None:
+    load(warehouse, studio_runs["pristine"])
+    run = load(warehouse, studio_runs["relabelled"])
+    summary = diff_runs(warehouse, run)
+    assert summary is not None
+
+    result = cli.invoke(app, ["diff", "--format", "csv", "--top", "1"])
+
+    assert result.exit_code == 0, result.output
+    frame = pd.read_csv(io.StringIO(result.stdout))
+    with warehouse.connect() as connection:
+        changes = connection.execute(
+            text("SELECT * FROM reporting.diff_changes WHERE diff_id = :diff_id"),
+            {"diff_id": summary.diff_id},
+        )
+        columns = list(changes.keys())
+        row_count = len(changes.fetchall())
+    assert frame.columns.tolist() == columns
+    assert len(frame) == row_count
+    assert set(frame["diff_id"]) == {summary.diff_id}
+    new_rows = frame[frame["change"] == "new"]
+    assert [int((new_rows["method"] == m.method).sum()) for m in summary.methods] == [
+        m.new for m in summary.methods
+    ]
+    assert result.stdout.endswith("\n")
+
+
 def test_history_csv_has_one_row_per_run(
     cli: CliRunner, warehouse: Engine, studio_runs: Results
 ) -> None:
