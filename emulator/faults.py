@@ -6,7 +6,7 @@ until its count runs out:
 | kind | effect |
 | --- | --- |
 | `rate-limit` | HTTP 429 with `Retry-After` (seconds) |
-| `server-error` | HTTP 500, 502 or 503 (`status`); 503 carries `Retry-After` |
+| `server-error` | HTTP 500, 502 or 503 (`status`, default 503); 503 carries `Retry-After` |
 | `latency` | waits `latencySeconds`, then responds normally (see `latencyPhase`) |
 | `truncate` | cuts the response body after `keepFraction` of its bytes |
 | `success-false` | HTTP 200 with `{"success": false, "error": message}` |
@@ -74,7 +74,10 @@ class FaultSpec(BaseModel):
     endpoint: str | None = None
     project_id: int | None = None
     count: int | None = Field(default=None, ge=1)
-    status: Literal[500, 502, 503] = 503
+    status: Literal[429, 500, 502, 503] | None = Field(
+        default=None,
+        description="HTTP status: always 429 for rate-limit, 500, 502 or 503 for server-error.",
+    )
     retry_after: int = Field(default=1, ge=0, description="Retry-After value in seconds.")
     latency_seconds: float = Field(default=1.0, ge=0, le=600)
     latency_phase: LatencyPhase = "after"
@@ -86,6 +89,24 @@ class FaultSpec(BaseModel):
     def _check_endpoint(self) -> FaultSpec:
         if self.endpoint is not None:
             self.endpoint = normalize_endpoint(self.endpoint)
+        return self
+
+    @model_validator(mode="after")
+    def _check_status(self) -> FaultSpec:
+        if self.kind is FaultKind.RATE_LIMIT:
+            if self.status not in (None, 429):
+                raise ValueError(
+                    f"A rate-limit fault always answers HTTP 429, not {self.status}; "
+                    "use a server-error fault for 500, 502 or 503"
+                )
+            self.status = 429
+        elif self.kind is FaultKind.SERVER_ERROR:
+            if self.status == 429:
+                raise ValueError(
+                    "A server-error fault answers HTTP 500, 502 or 503, not 429; "
+                    "use a rate-limit fault for 429"
+                )
+            self.status = self.status or 503
         return self
 
 

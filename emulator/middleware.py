@@ -129,12 +129,12 @@ async def _send_fault(send: Send, fault: Fault) -> None:
         "Injecting fault %d (%s) on %s", fault.id, spec.kind, spec.endpoint or "any endpoint"
     )
     headers: list[tuple[bytes, bytes]] = []
+    # FaultSpec validation sets `status` of both error kinds: 429, or 500, 502 or 503.
+    status: int = spec.status or 503
     if spec.kind is FaultKind.RATE_LIMIT:
-        status = 429
         message = spec.message or "Too many requests, slow down"
         headers.append((b"retry-after", str(spec.retry_after).encode()))
     elif spec.kind is FaultKind.SERVER_ERROR:
-        status = spec.status
         message = (
             spec.message
             or {

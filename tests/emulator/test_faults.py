@@ -9,6 +9,7 @@ import httpx
 import pytest
 from pydantic import ValidationError
 
+from emulator.faults import FaultSpec
 from emulator.server import EmulatorServer
 from tests.emulator.helpers import run_job
 
@@ -356,3 +357,18 @@ def test_latency_before_handler_keeps_body(studio: httpx.Client, emulator: Emula
 
     assert response.status_code == 400
     assert response.json()["error"].startswith("Invalid representation 'audio'")
+
+
+def test_control_api_reports_rate_limit_status(emulator: EmulatorServer) -> None:
+    created = httpx.post(f"{emulator.control_url}/faults", json={"kind": "rate-limit"})
+
+    listing = httpx.get(f"{emulator.control_url}/faults").json()
+
+    assert created.status_code == 201
+    assert created.json()["status"] == 429
+    assert [fault["status"] for fault in listing["faults"]] == [429]
+
+
+def test_rate_limit_rejects_other_status() -> None:
+    with pytest.raises(ValidationError, match="A rate-limit fault always answers HTTP 429"):
+        FaultSpec(kind="rate-limit", status=503)  # type: ignore[arg-type]
