@@ -135,7 +135,7 @@ def select_project(projects: list[ProjectConfig], project_id: int | None) -> Pro
     """Pick the project with `project_id`, or the only project when `project_id` is None.
 
     The implicit project has no id until Studio resolves it, so it takes
-    `project_id` as its id.
+    `project_id` as its id. With `EI_PROJECT_ID` set, any other id is rejected.
     """
     if project_id is None:
         if len(projects) == 1:
@@ -149,19 +149,29 @@ def select_project(projects: list[ProjectConfig], project_id: int | None) -> Pro
     for project in projects:
         if project.id == project_id:
             return project
-    if len(projects) == 1 and projects[0].id is None:
-        return projects[0].model_copy(update={"id": project_id})
+    if len(projects) == 1 and projects[0].api_key_source == SETTINGS_KEY_SOURCE:
+        implicit = projects[0]
+        if implicit.id is None:
+            return implicit.model_copy(update={"id": project_id})
+        raise ConfigurationError(
+            f"Project {project_id} is not configured: without a projects file, labelnoise "
+            f"tracks only the EI_API_KEY project, project {implicit.id} (EI_PROJECT_ID); "
+            f"leave out --project, or list project {project_id} in a projects file "
+            "(LABELNOISE_PROJECTS_FILE)"
+        )
 
     known = ", ".join(str(project.id) for project in projects)
     raise ConfigurationError(f"Project {project_id} is not in the projects file; it lists {known}")
 
 
-def resolve_api_key(source: str) -> SecretStr:
+def resolve_api_key(source: str, project_id: int | None = None) -> SecretStr:
     """Read the API key that `source` names, at the moment it is needed.
 
-    Raises `ConfigurationError` naming the source (never the key) when the
-    variable is unset or empty, or the Secret block cannot be loaded.
+    Raises `ConfigurationError` naming the source and `project_id` (never
+    the key) when the variable is unset or empty, or the Secret block
+    cannot be loaded.
     """
+    owner = "an API key" if project_id is None else f"the API key of project {project_id}"
     if source == SETTINGS_KEY_SOURCE:
         key = get_settings().ei_api_key
         if key is None or not key.get_secret_value():
@@ -173,7 +183,7 @@ def resolve_api_key(source: str) -> SecretStr:
         value = os.environ.get(variable, "")
         if not value:
             raise ConfigurationError(
-                f"The environment variable {variable} that should hold an API key "
+                f"The environment variable {variable} that should hold {owner} "
                 "is unset or empty; set it, or change api_key_source in the projects file"
             )
         return SecretStr(value)

@@ -52,7 +52,7 @@ def warehouse_engine() -> Engine:
 def open_studio(project: ProjectConfig) -> Iterator[StudioClient]:
     """Open a Studio client for `project`, reading its API key from the key's source."""
     settings = get_settings()
-    api_key = resolve_api_key(project.api_key_source)
+    api_key = resolve_api_key(project.api_key_source, project.id)
     with StudioClient.open(
         api_key, project_id=project.id, base_url=settings.ei_api_endpoint, settings=settings
     ) as studio:

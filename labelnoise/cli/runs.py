@@ -23,6 +23,7 @@ from rich.markdown import Markdown
 from labelnoise.cli.app import app
 from labelnoise.demo import DEFAULT_RELABEL_COUNT, DemoResult
 from labelnoise.exceptions import ConfigurationError, LabelnoiseError
+from labelnoise.projects import ENV_PREFIX, load_projects, resolve_api_key, select_project
 from labelnoise.settings import TriggerMode, get_settings
 
 # Prefect's server sends anonymous usage data to Prefect on startup unless
@@ -107,12 +108,19 @@ def run_command(
     ] = None,
 ) -> None:
     """Run one project now: trigger its data-quality job, load the results and diff them."""
-    from flows.project_run import run_project
-
     _keep_prefect_server_quiet()
     path = _projects_file(projects_file)
     try:
-        with _default_studio(path):
+        _check_selection(path, project)
+    except ConfigurationError as exc:
+        _fail(exc)
+
+    # Imported after the checks, because importing Prefect takes over a second.
+    from flows.project_run import run_project
+
+    try:
+        with _default_studio(path) as emulator_project_id:
+            _check_emulator_selection(emulator_project_id, project)
             outcome = run_project(
                 project_id=project,
                 projects_file=str(path) if path else None,
@@ -133,10 +141,18 @@ def nightly(
     A failing project does not stop the others. After all have run, the
     command exits with status 1 if any failed, naming each failed project.
     """
-    from flows.nightly import nightly as nightly_flow
-
     _keep_prefect_server_quiet()
     path = _projects_file(projects_file)
+    try:
+        # A missing key of one project fails only that project, in its run.
+        if path is not None:
+            load_projects(path)
+    except ConfigurationError as exc:
+        _fail(exc)
+
+    # Imported after the checks, because importing Prefect takes over a second.
+    from flows.nightly import nightly as nightly_flow
+
     try:
         with _default_studio(path):
             outcomes = nightly_flow(
@@ -204,17 +220,45 @@ def _projects_file(option: Path | None) -> Path | None:
     return option or get_settings().projects_file
 
 
+def _check_selection(projects_file: Path | None, project_id: int | None) -> None:
+    """Check the projects file, the selected project and its key variable before Prefect starts.
+
+    Raises `ConfigurationError` naming the project. Without a file and a
+    key, the emulator's project is checked once the emulator runs.
+    """
+    settings = get_settings()
+    if projects_file is None and settings.ei_api_key is None:
+        return
+    project = select_project(load_projects(projects_file, settings), project_id)
+    # A Secret block is read through the Prefect API, so only the run reads it.
+    if project.api_key_source.startswith(ENV_PREFIX):
+        resolve_api_key(project.api_key_source, project.id)
+
+
+def _check_emulator_selection(emulator_project_id: int | None, project_id: int | None) -> None:
+    if emulator_project_id is None or project_id in (None, emulator_project_id):
+        return
+    raise ConfigurationError(
+        f"Project {project_id} is not configured: without EI_API_KEY or a projects file, "
+        f"labelnoise runs the bundled emulator's project {emulator_project_id}; leave out "
+        "--project, or set EI_API_KEY (and EI_PROJECT_ID) to track a Studio project"
+    )
+
+
 @contextmanager
-def _default_studio(projects_file: Path | None) -> Iterator[None]:
-    """Start the emulator as the Studio of this process when nothing else is configured."""
+def _default_studio(projects_file: Path | None) -> Iterator[int | None]:
+    """Start the emulator as the Studio of this process when nothing else is configured.
+
+    Yields the emulator's project id, or None when no emulator was started.
+    """
     if projects_file is not None or get_settings().ei_api_key is not None:
-        yield
+        yield None
         return
 
     from labelnoise.demo import emulator_as_default_studio
 
-    with emulator_as_default_studio():
-        yield
+    with emulator_as_default_studio() as server:
+        yield server.project_id
 
 
 def _fail(exc: LabelnoiseError) -> NoReturn:

@@ -85,6 +85,68 @@ def test_run_invalid_projects_file_exits_two(flow_settings: None, tmp_path: Path
     )
 
 
+def flow_run_count() -> int:
+    from prefect.client.orchestration import get_client
+
+    with get_client(sync_client=True) as client:
+        return len(client.read_flow_runs())
+
+
+def test_run_unknown_project_fails_before_prefect(flow_settings: None) -> None:
+    runs_before = flow_run_count()
+
+    result = runner.invoke(app, ["run", "--project", "999"])
+
+    assert result.exit_code == 2
+    assert result.stderr == (
+        "Error: Project 999 is not configured: without a projects file, labelnoise tracks "
+        "only the EI_API_KEY project, project 1 (EI_PROJECT_ID); leave out --project, "
+        "or list project 999 in a projects file (LABELNOISE_PROJECTS_FILE)\n"
+    )
+    assert flow_run_count() == runs_before
+
+
+def test_run_unknown_project_with_emulator(
+    flow_settings: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for variable in ("EI_API_KEY", "EI_API_ENDPOINT", "EI_PROJECT_ID"):
+        monkeypatch.delenv(variable)
+    get_settings.cache_clear()
+    runs_before = flow_run_count()
+
+    result = runner.invoke(app, ["run", "--project", "999"])
+
+    assert result.exit_code == 2
+    assert result.stderr == (
+        "Error: Project 999 is not configured: without EI_API_KEY or a projects file, "
+        "labelnoise runs the bundled emulator's project 1; leave out --project, or set "
+        "EI_API_KEY (and EI_PROJECT_ID) to track a Studio project\n"
+    )
+    assert flow_run_count() == runs_before
+
+
+def test_run_unset_key_variable_fails_before_prefect(
+    flow_settings: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("LABELNOISE_TEST_MISSING_KEY", raising=False)
+    projects = tmp_path / "projects.toml"
+    projects.write_text(
+        '[[projects]]\nid = 123456\napi_key_source = "env:LABELNOISE_TEST_MISSING_KEY"\n',
+        encoding="utf-8",
+    )
+    runs_before = flow_run_count()
+
+    result = runner.invoke(app, ["run", "--projects-file", str(projects)])
+
+    assert result.exit_code == 2
+    assert result.stderr == (
+        "Error: The environment variable LABELNOISE_TEST_MISSING_KEY that should hold the "
+        "API key of project 123456 is unset or empty; set it, or change api_key_source in "
+        "the projects file\n"
+    )
+    assert flow_run_count() == runs_before
+
+
 def test_serve_needs_prefect_server(prefect_harness: None) -> None:
     with temporary_settings(restore_defaults={PREFECT_API_URL}):
         result = runner.invoke(app, ["serve"])

@@ -265,6 +265,19 @@ def test_select_project_needs_id_among_several() -> None:
     )
 
 
+def test_select_implicit_project_other_id() -> None:
+    implicit = ProjectConfig(id=1)
+
+    with pytest.raises(ConfigurationError) as raised:
+        select_project([implicit], 999)
+
+    assert str(raised.value) == (
+        "Project 999 is not configured: without a projects file, labelnoise tracks "
+        "only the EI_API_KEY project, project 1 (EI_PROJECT_ID); leave out --project, "
+        "or list project 999 in a projects file (LABELNOISE_PROJECTS_FILE)"
+    )
+
+
 def test_select_project_gives_implicit_project_its_id() -> None:
     implicit = ProjectConfig(id=None)
 
@@ -286,6 +299,19 @@ def test_resolve_key_unset_variable(monkeypatch: pytest.MonkeyPatch) -> None:
     assert str(raised.value) == (
         "The environment variable LABELNOISE_TEST_KEY that should hold an API key is "
         "unset or empty; set it, or change api_key_source in the projects file"
+    )
+
+
+def test_resolve_key_unset_variable_names_project(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("LABELNOISE_TEST_KEY", raising=False)
+
+    with pytest.raises(ConfigurationError) as raised:
+        resolve_api_key("env:LABELNOISE_TEST_KEY", project_id=123456)
+
+    assert str(raised.value) == (
+        "The environment variable LABELNOISE_TEST_KEY that should hold the API key of "
+        "project 123456 is unset or empty; set it, or change api_key_source in the "
+        "projects file"
     )
 
 
