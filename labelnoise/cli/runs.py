@@ -30,6 +30,8 @@ from labelnoise.settings import TriggerMode, get_settings
 # this is false. labelnoise commands talk to no host the user did not configure.
 PREFECT_ANALYTICS_VARIABLE = "PREFECT_SERVER_ANALYTICS_ENABLED"
 
+logger = logging.getLogger(__name__)
+
 EXIT_RUN_FAILED = 1
 EXIT_BAD_CONFIGURATION = 2
 
@@ -251,9 +253,16 @@ def _default_studio(projects_file: Path | None) -> Iterator[int | None]:
 
     Yields the emulator's project id, or None when no emulator was started.
     """
-    if projects_file is not None or get_settings().ei_api_key is not None:
+    settings = get_settings()
+    if projects_file is not None or settings.ei_api_key is not None:
         yield None
         return
+
+    if "ei_api_endpoint" in settings.model_fields_set:
+        logger.warning(
+            "EI_API_ENDPOINT is set but ignored, because EI_API_KEY is unset and the run "
+            "uses the bundled Studio emulator; set EI_API_KEY to use that endpoint"
+        )
 
     from labelnoise.demo import emulator_as_default_studio
 

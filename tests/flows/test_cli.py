@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
@@ -51,6 +52,30 @@ def test_run_without_key_uses_emulator(
     # The emulator's key and URL were this command's alone.
     assert "EI_API_KEY" not in os.environ
     assert "EI_API_ENDPOINT" not in os.environ
+
+
+def test_run_without_key_ignores_endpoint(
+    flow_settings: None,
+    warehouse: Engine,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    for variable in ("EI_API_KEY", "EI_PROJECT_ID"):
+        monkeypatch.delenv(variable)
+    # Nothing listens on the discard port, so a request sent there would fail the run.
+    monkeypatch.setenv("EI_API_ENDPOINT", "http://127.0.0.1:9/v1")
+    get_settings.cache_clear()
+
+    with caplog.at_level(logging.WARNING, logger="labelnoise.cli.runs"):
+        result = runner.invoke(app, ["run"])
+
+    assert result.exit_code == 0, result.output
+    assert [r.getMessage() for r in caplog.records if r.name == "labelnoise.cli.runs"] == [
+        "EI_API_ENDPOINT is set but ignored, because EI_API_KEY is unset and the run "
+        "uses the bundled Studio emulator; set EI_API_KEY to use that endpoint"
+    ]
+    (run_id,) = run_ids(warehouse, 1)
+    assert runs.get_run(warehouse, run_id).status == "loaded"
 
 
 def test_nightly_failure_exits_one(
