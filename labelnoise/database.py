@@ -9,6 +9,7 @@ loader needs psycopg 3 for COPY, so every URL uses `postgresql+psycopg`.
 
 from __future__ import annotations
 
+import json
 import logging
 import subprocess
 import warnings
@@ -167,6 +168,8 @@ def start_embedded_server(pgdata: Path, *, database: str = EMBEDDED_DATABASE) ->
     remove_stale_pid_file(pgdata)
 
     pgserver = _import_pgserver()
+    with pgserver.postgres_server.PostgresServer._lock:
+        prune_handle_pids(pgdata)
     try:
         handle = pgserver.get_server(pgdata, cleanup_mode="stop")
     except (subprocess.SubprocessError, OSError, RuntimeError, AssertionError) as exc:
@@ -253,6 +256,43 @@ def remove_stale_pid_file(pgdata: Path) -> bool:
     (pgdata / ".handle_pids.json").unlink(missing_ok=True)
     _remove_stale_socket_files(pgdata, lines, pid)
     return True
+
+
+def prune_handle_pids(pgdata: Path) -> list[int]:
+    """Drop the PIDs of exited processes from pgserver's handle list, and return them.
+
+    pgserver 0.1.4 stops the server when the last process in
+    `.handle_pids.json` exits, and a process killed with SIGKILL never
+    removes itself, so without this the server would outlive every later
+    command. Call it under pgserver's inter-process lock, which guards the
+    list. A PID reused by an unrelated process still counts as live.
+    """
+    handle_list = pgdata / ".handle_pids.json"
+    try:
+        pids = json.loads(handle_list.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return []
+
+    exited = [pid for pid in pids if not _is_running(pid)]
+    if exited:
+        live = [pid for pid in pids if pid not in exited]
+        handle_list.write_text(json.dumps(live), encoding="utf-8")
+        logger.warning(
+            "Dropped %d exited process(es) from the embedded PostgreSQL's handle list in %s: "
+            "they were killed before they could stop the server",
+            len(exited),
+            pgdata,
+        )
+    return exited
+
+
+def _is_running(pid: int) -> bool:
+    # A killed process stays a zombie until its parent reaps it, which a
+    # container without a real init may never do.
+    try:
+        return bool(psutil.Process(pid).status() != psutil.STATUS_ZOMBIE)
+    except psutil.NoSuchProcess:
+        return False
 
 
 def _is_postmaster_of(pid: int, pgdata: Path) -> bool:

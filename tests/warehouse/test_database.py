@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import psutil  # type: ignore[import-untyped]
 import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
@@ -16,6 +21,7 @@ from labelnoise.database import (
     describe_database,
     normalize_url,
     open_engine,
+    prune_handle_pids,
     remove_stale_pid_file,
     start_embedded_server,
 )
@@ -171,3 +177,50 @@ def test_start_recovers_from_truncated_pid_file(stopped_server: Path) -> None:
     server = start_embedded_server(stopped_server)
 
     assert _kept_value(server) == "survives restarts"
+
+
+def _exited_pid() -> int:
+    process = subprocess.Popen([sys.executable, "-c", "pass"])
+    process.wait()
+    return process.pid
+
+
+def test_prune_drops_exited_handle_pids(tmp_path: Path) -> None:
+    # A process killed with SIGKILL never removes its PID from pgserver's
+    # handle list, and pgserver stops the server only when the list empties.
+    handle_list = tmp_path / ".handle_pids.json"
+    dead_pid = _exited_pid()
+    handle_list.write_text(json.dumps([dead_pid, os.getpid()]))
+
+    removed = prune_handle_pids(tmp_path)
+
+    assert removed == [dead_pid]
+    assert json.loads(handle_list.read_text()) == [os.getpid()]
+
+
+def test_prune_keeps_list_of_live_pids(tmp_path: Path) -> None:
+    handle_list = tmp_path / ".handle_pids.json"
+    handle_list.write_text(json.dumps([os.getpid()]))
+
+    assert prune_handle_pids(tmp_path) == []
+    assert json.loads(handle_list.read_text()) == [os.getpid()]
+
+
+def test_prune_without_handle_list(tmp_path: Path) -> None:
+    assert prune_handle_pids(tmp_path) == []
+    assert not (tmp_path / ".handle_pids.json").exists()
+
+
+def test_prune_drops_unreaped_zombie(tmp_path: Path) -> None:
+    process = subprocess.Popen([sys.executable, "-c", "pass"])
+    # Not waited for, so the exited child stays a zombie of this process.
+    while psutil.Process(process.pid).status() != psutil.STATUS_ZOMBIE:
+        time.sleep(0.01)
+    handle_list = tmp_path / ".handle_pids.json"
+    handle_list.write_text(json.dumps([process.pid]))
+
+    try:
+        assert prune_handle_pids(tmp_path) == [process.pid]
+    finally:
+        process.wait()
+    assert json.loads(handle_list.read_text()) == []
