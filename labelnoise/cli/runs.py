@@ -116,6 +116,7 @@ def run_command(
         _check_selection(path, project)
     except ConfigurationError as exc:
         _fail(exc)
+    _open_warehouse()
 
     # Imported after the checks, because importing Prefect takes over a second.
     from flows.project_run import run_project
@@ -151,6 +152,7 @@ def nightly(
             load_projects(path)
     except ConfigurationError as exc:
         _fail(exc)
+    _open_warehouse()
 
     # Imported after the checks, because importing Prefect takes over a second.
     from flows.nightly import nightly as nightly_flow
@@ -164,6 +166,18 @@ def nightly(
         _fail(exc)
     for outcome in outcomes:
         typer.echo(outcome.summary_line())
+
+
+def _open_warehouse() -> None:
+    """Connect to the warehouse and migrate it before any flow starts.
+
+    An unreachable database then fails the command with one line from the
+    CLI's error handler, instead of a failed flow run and Prefect's
+    tracebacks. The flow's tasks reuse the engine opened here.
+    """
+    from tasks.resources import warehouse_engine
+
+    warehouse_engine()
 
 
 @app.command()
