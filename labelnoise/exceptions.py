@@ -82,7 +82,7 @@ class StudioNotFoundError(StudioError, LookupError):
 
 
 class StudioRateLimitedError(StudioError):
-    """Studio kept answering HTTP 429 after every retry.
+    """Studio kept responding with HTTP 429 after every retry.
 
     `retry_after` is the wait in seconds that the last response requested,
     or `None` when it sent no valid `Retry-After` header.
@@ -96,7 +96,7 @@ class StudioRateLimitedError(StudioError):
 
 
 class StudioServerError(StudioError):
-    """Studio kept answering HTTP 5xx after every retry, or answered one that is not retried."""
+    """Studio kept responding with HTTP 5xx after every retry, or sent a 5xx that is not retried."""
 
 
 class StudioTransportError(StudioError, ConnectionError):
@@ -104,7 +104,7 @@ class StudioTransportError(StudioError, ConnectionError):
 
 
 class StudioApiError(StudioError):
-    """Studio answered `success: false`, or a 4xx status that has no class of its own."""
+    """Studio responded with `success: false`, or with a 4xx status that has no class of its own."""
 
 
 class InvalidPayloadError(StudioError, ValueError):
@@ -112,7 +112,7 @@ class InvalidPayloadError(StudioError, ValueError):
 
 
 class JobFailedError(StudioError):
-    """The data-quality job finished without success; `log_tail` holds its last log lines."""
+    """The data-quality job finished without success; `log_tail` contains its last log lines."""
 
     def __init__(
         self, message: str, *, log_tail: list[str] | None = None, **context: object
