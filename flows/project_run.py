@@ -9,6 +9,7 @@ project's next run polls the same job instead of starting another (see
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from prefect import flow, get_run_logger
@@ -114,27 +115,21 @@ def _collect_results(
     # waited for a job loads that job's results even when their bytes repeat.
     if job_id is None and archived.same_as_run_id is not None:
         mark_run_unchanged(project, run_id, archived.same_as_run_id)
-        unchanged = RunOutcome(
-            **{**outcome.__dict__, "status": "unchanged", "same_as_run_id": archived.same_as_run_id}
-        )
+        unchanged = replace(outcome, status="unchanged", same_as_run_id=archived.same_as_run_id)
         return unchanged, None
 
     loaded = with_retry_settings(load_results)(project, run_id, fetched)
     summary = with_retry_settings(diff_run)(project, run_id)
     new_flags, cleared_flags = _count_changes(summary)
-    return (
-        RunOutcome(
-            **{
-                **outcome.__dict__,
-                "rows": sum(loaded.rows.values()),
-                "base_run_id": summary.base_run_id if summary else None,
-                "verdict": summary.verdict if summary else None,
-                "new_flags": new_flags,
-                "cleared_flags": cleared_flags,
-            }
-        ),
-        summary,
+    loaded_outcome = replace(
+        outcome,
+        rows=sum(loaded.rows.values()),
+        base_run_id=summary.base_run_id if summary else None,
+        verdict=summary.verdict if summary else None,
+        new_flags=new_flags,
+        cleared_flags=cleared_flags,
     )
+    return loaded_outcome, summary
 
 
 def _count_changes(summary: DiffSummary | None) -> tuple[int, int]:
