@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import subprocess
+import sys
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -138,7 +139,10 @@ def alembic_config() -> Any:
     """Build the Alembic configuration from code, so no `alembic.ini` is needed."""
     from alembic.config import Config
 
-    config = Config()
+    # Alembic's default `stdout` is bound when alembic.config is first imported.
+    # If that import happened under a redirected stream (a CLI test runner), the
+    # default would be a closed file, so pass the current stream.
+    config = Config(stdout=sys.stdout)
     config.set_main_option("script_location", str(Path(migrations.__file__).parent))
     return config
 
