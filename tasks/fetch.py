@@ -41,16 +41,7 @@ def fetch_results(project: ProjectConfig, run_id: int) -> FetchedResults:
     with open_studio(project) as studio:
         body = studio.fetch_label_noise_body()
         labels = list(studio.get_project().labels)
-        samples = [
-            SampleSnapshot(
-                sample_id=sample.id,
-                filename=sample.filename,
-                label=sample.label,
-                category=sample.category,
-                is_disabled=sample.is_disabled,
-            )
-            for sample in studio.iter_samples()
-        ]
+        samples = [SampleSnapshot.from_sample(sample) for sample in studio.iter_samples()]
 
     get_run_logger().info(
         "Fetched %d bytes of label-noise results, %d labels and %d samples of %s in run %d",

@@ -24,6 +24,7 @@ from models.label_noise import (
     EmbeddedSample,
     LabelNoiseData,
 )
+from models.studio import Sample
 
 CHUNK_ROWS = 8192
 
@@ -90,6 +91,17 @@ class SampleSnapshot:
     label: str | None
     category: str
     is_disabled: bool
+
+    @classmethod
+    def from_sample(cls, sample: Sample) -> SampleSnapshot:
+        """Keep the fields of a listed Studio sample that the warehouse stores."""
+        return cls(
+            sample_id=sample.id,
+            filename=sample.filename,
+            label=sample.label,
+            category=sample.category,
+            is_disabled=sample.is_disabled,
+        )
 
 
 def copy_text(value: str) -> str:

@@ -59,16 +59,7 @@ def fetch_results(server: EmulatorServer) -> StudioResults:
         studio.wait_for_job(studio.start_data_quality_job())
         body = studio.fetch_label_noise_body()
         project = studio.get_project()
-        samples = [
-            SampleSnapshot(
-                sample_id=sample.id,
-                filename=sample.filename,
-                label=sample.label,
-                category=sample.category,
-                is_disabled=sample.is_disabled,
-            )
-            for sample in studio.iter_samples()
-        ]
+        samples = [SampleSnapshot.from_sample(sample) for sample in studio.iter_samples()]
     return StudioResults(server.project_id, project.name, body, project.labels, samples)
 
 
