@@ -96,14 +96,14 @@ class FaultSpec(BaseModel):
         if self.kind is FaultKind.RATE_LIMIT:
             if self.status not in (None, 429):
                 raise ValueError(
-                    f"A rate-limit fault always answers HTTP 429, not {self.status}; "
+                    f"A rate-limit fault always responds with HTTP 429, not {self.status}; "
                     "use a server-error fault for 500, 502 or 503"
                 )
             self.status = 429
         elif self.kind is FaultKind.SERVER_ERROR:
             if self.status == 429:
                 raise ValueError(
-                    "A server-error fault answers HTTP 500, 502 or 503, not 429; "
+                    "A server-error fault responds with HTTP 500, 502 or 503, not 429; "
                     "use a rate-limit fault for 429"
                 )
             self.status = self.status or 503

@@ -197,7 +197,7 @@ def _import_pgserver() -> Any:
         import pgserver
 
     # pgserver logs every pg_ctl command line and its whole output at INFO;
-    # our own INFO line already says which database is used.
+    # our own INFO line already names the database in use.
     _quiet_logger("pgserver")
     return pgserver
 

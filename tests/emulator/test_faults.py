@@ -370,5 +370,5 @@ def test_control_api_reports_rate_limit_status(emulator: EmulatorServer) -> None
 
 
 def test_rate_limit_rejects_other_status() -> None:
-    with pytest.raises(ValidationError, match="A rate-limit fault always answers HTTP 429"):
+    with pytest.raises(ValidationError, match="A rate-limit fault always responds with HTTP 429"):
         FaultSpec(kind="rate-limit", status=503)  # type: ignore[arg-type]
